@@ -1,0 +1,66 @@
+"""kerasdigits: from MNIST-style images to a trained Keras model running on a phone.
+
+The top-level names are imported lazily: ``import kerasdigits`` loads neither NumPy-heavy
+modules nor TensorFlow/Keras; each name is imported on first use.
+
+Example:
+    >>> import kerasdigits
+    >>> ds = kerasdigits.load_dataset("mnist_sample")
+    >>> len(ds.train)
+    6000
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from kerasdigits._errors import DatasetError, KerasDigitsError, KerasDigitsWarning
+from kerasdigits._version import __version__
+
+if TYPE_CHECKING:
+    from kerasdigits.datasets import (
+        Dataset,
+        Split,
+        list_datasets,
+        load_dataset,
+        load_fashion_mnist,
+        load_mnist,
+    )
+    from kerasdigits.transforms import flatten, normalize, one_hot
+
+# public name -> module that defines it
+_LAZY: dict[str, str] = {
+    "Dataset": "kerasdigits.datasets",
+    "Split": "kerasdigits.datasets",
+    "list_datasets": "kerasdigits.datasets",
+    "load_dataset": "kerasdigits.datasets",
+    "load_fashion_mnist": "kerasdigits.datasets",
+    "load_mnist": "kerasdigits.datasets",
+    "flatten": "kerasdigits.transforms",
+    "normalize": "kerasdigits.transforms",
+    "one_hot": "kerasdigits.transforms",
+}
+_SUBMODULES = ("datasets", "transforms", "cli")
+
+__all__ = [
+    "DatasetError",
+    "KerasDigitsError",
+    "KerasDigitsWarning",
+    "__version__",
+    *sorted(_LAZY),
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"kerasdigits.{name}")
+    raise AttributeError(f"module 'kerasdigits' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *_SUBMODULES})

@@ -1,0 +1,28 @@
+"""Lazy access to TensorFlow and Keras, so that ``import kerasdigits`` stays light."""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+
+def _quiet_tensorflow_logs() -> None:
+    # TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) is noise for our users; respect
+    # an explicit setting.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def tensorflow() -> ModuleType:
+    """Import and return :mod:`tensorflow`."""
+    _quiet_tensorflow_logs()
+    import tensorflow as tf
+
+    return tf
+
+
+def keras() -> ModuleType:
+    """Import and return :mod:`keras` (Keras 3)."""
+    _quiet_tensorflow_logs()
+    import keras as keras_module
+
+    return keras_module

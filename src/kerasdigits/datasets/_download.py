@@ -1,0 +1,168 @@
+"""Downloading dataset files from HTTPS mirrors into the library cache.
+
+Each file is fetched whole, decompressed and checked against its pinned sha256, and only then
+written to the cache (atomically, under a file lock). A failed, corrupt or interrupted download
+leaves nothing behind, and the next mirror is tried.
+"""
+
+from __future__ import annotations
+
+import http.client
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from kerasdigits._errors import DatasetError
+from kerasdigits._files import atomic_write_bytes
+from kerasdigits._version import __version__
+from kerasdigits.datasets._catalog import ROLES, DatasetInfo
+from kerasdigits.datasets._idx import decompress
+from kerasdigits.datasets._verify import check_sha256, mark_verified
+
+__all__ = ["DEFAULT_TIMEOUT", "download_file", "mirror_url"]
+
+#: Seconds a connection may stay silent before the download is abandoned.
+DEFAULT_TIMEOUT = 30.0
+_CHUNK = 1 << 16
+
+
+def mirror_url(mirror: str, dataset: str, filename: str) -> str:
+    """Return the URL of ``filename`` on ``mirror``.
+
+    ``{dataset}`` in the mirror is replaced by the dataset name, so one mirror can serve
+    several datasets (``https://example.org/data/{dataset}/``); otherwise the file name is
+    appended to the mirror's base URL.
+    """
+    base = mirror.replace("{dataset}", dataset)
+    return base if base.endswith(filename) else base.rstrip("/") + "/" + filename
+
+
+class _Progress:
+    """Download progress on a stream: a live line on a terminal, a few lines otherwise."""
+
+    def __init__(self, name: str, total: int | None, stream: TextIO | None) -> None:
+        self.name = name
+        self.total = total
+        self.stream = stream
+        self.tty = bool(stream is not None and stream.isatty())
+        self.start = time.monotonic()
+        self.last_step = -1
+
+    def _fmt(self, done: int) -> str:
+        mb = done / 1e6
+        if self.total:
+            pct = 100.0 * done / self.total
+            return f"{self.name}: {mb:.1f}/{self.total / 1e6:.1f} MB ({pct:3.0f}%)"
+        return f"{self.name}: {mb:.1f} MB"
+
+    def update(self, done: int) -> None:
+        if self.stream is None:
+            return
+        if self.tty:
+            self.stream.write("\r  " + self._fmt(done))
+            self.stream.flush()
+            return
+        if self.total:
+            step = int(4 * done / self.total)  # a line per quarter
+            if step > self.last_step:
+                self.last_step = step
+                self.stream.write("  " + self._fmt(done) + "\n")
+                self.stream.flush()
+
+    def close(self, done: int, ok: bool) -> None:
+        if self.stream is None:
+            return
+        elapsed = time.monotonic() - self.start
+        status = f"done in {elapsed:.1f} s" if ok else "failed"
+        prefix = "\r  " if self.tty else "  "
+        self.stream.write(f"{prefix}{self._fmt(done)} {status}\n")
+        self.stream.flush()
+
+
+def _fetch(url: str, *, timeout: float, progress: _Progress | None, name: str) -> bytes:
+    request = urllib.request.Request(url, headers={"User-Agent": f"kerasdigits/{__version__}"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        length = response.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        bar = progress or _Progress(name, total, None)
+        bar.total = total
+        chunks: list[bytes] = []
+        done = 0
+        ok = False
+        try:
+            while True:
+                chunk = response.read(_CHUNK)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                done += len(chunk)
+                bar.update(done)
+            if total is not None and done != total:
+                raise DatasetError(f"{url}: incomplete download ({done:,} of {total:,} bytes)")
+            ok = True
+        finally:
+            bar.close(done, ok)
+    return b"".join(chunks)
+
+
+def download_file(
+    info: DatasetInfo,
+    role: str,
+    dest_dir: Path,
+    mirrors: Sequence[str],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    stream: TextIO | None = None,
+    validate: Callable[[bytes, str], None] | None = None,
+) -> tuple[Path, str]:
+    """Download one file of ``info`` into ``dest_dir``, trying ``mirrors`` in order.
+
+    Args:
+        info: The dataset.
+        role: Which file (a key of ``ROLES``).
+        dest_dir: The cache folder to write into.
+        mirrors: Base URLs to try.
+        timeout: Seconds of silence after which a mirror is abandoned.
+        stream: Where progress goes (``None``: no progress output).
+        validate: Extra check of the decompressed bytes (raises :class:`DatasetError`).
+
+    Returns:
+        The written path and the mirror it came from.
+
+    Raises:
+        DatasetError: Every mirror failed; the message lists each URL and its error.
+    """
+    filename = ROLES[role] + ".gz"
+    dest = dest_dir / filename
+    failures: list[str] = []
+    for mirror in mirrors:
+        url = mirror_url(mirror, info.name, filename)
+        if stream is not None:
+            stream.write(f"Downloading {url}\n")
+        bar = _Progress(filename, None, stream)
+        try:
+            raw = _fetch(url, timeout=timeout, progress=bar, name=filename)
+            data = decompress(raw, source=url)
+            if validate is not None:
+                validate(data, url)
+            check_sha256(data, info.sha256[role], source=url, what=f"{info.name} {role}")
+        except (OSError, http.client.HTTPException, DatasetError, ValueError) as exc:
+            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+            failures.append(f"{url}: {type(exc).__name__}: {reason}")
+            continue
+        atomic_write_bytes(dest, raw)
+        mark_verified(dest, info.sha256[role])
+        return dest, mirror
+    if not failures:
+        failures.append("no mirrors configured")
+    details = "\n    ".join(failures)
+    raise DatasetError(f"could not download {filename} for {info.name!r}:\n    {details}")
+
+
+def default_stream(progress: bool) -> TextIO | None:
+    """Return the progress stream: ``sys.stderr`` when ``progress`` is true."""
+    return sys.stderr if progress else None

@@ -1,0 +1,185 @@
+"""Reading and writing IDX files, the format MNIST and Fashion-MNIST ship in.
+
+An IDX file is a 4-byte magic number (two zero bytes, a dtype code, the number of dimensions),
+one big-endian ``uint32`` per dimension, then the values in C order, big-endian. Files may be
+gzip-compressed; gzip is recognized by its content, not by the file name.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from kerasdigits._errors import DatasetError
+from kerasdigits._files import atomic_write_bytes
+
+__all__ = ["decompress", "idx_bytes", "idx_header", "parse_idx", "read_idx", "write_idx"]
+
+#: IDX dtype code -> NumPy dtype (big-endian, as stored).
+_CODE_TO_DTYPE: dict[int, np.dtype[np.generic]] = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+_KIND_TO_CODE: dict[tuple[str, int], int] = {
+    ("u", 1): 0x08,
+    ("i", 1): 0x09,
+    ("i", 2): 0x0B,
+    ("i", 4): 0x0C,
+    ("f", 4): 0x0D,
+    ("f", 8): 0x0E,
+}
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def decompress(raw: bytes, *, source: str | os.PathLike[str]) -> bytes:
+    """Return ``raw`` gunzipped if it is gzip data, else unchanged.
+
+    Raises:
+        DatasetError: The gzip stream is truncated or corrupt (``source`` names the file).
+    """
+    if not raw.startswith(_GZIP_MAGIC):
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except EOFError as exc:
+        raise DatasetError(
+            f"{source}: truncated gzip file ({len(raw):,} bytes; the stream ends early). "
+            "The file is incomplete: delete it and load again."
+        ) from exc
+    except (OSError, zlib.error) as exc:
+        raise DatasetError(f"{source}: corrupt gzip file: {exc}") from exc
+
+
+def parse_idx(data: bytes, *, source: str | os.PathLike[str] = "<bytes>") -> npt.NDArray[np.generic]:
+    """Parse the (already decompressed) bytes of an IDX file into an array.
+
+    The result has native byte order and owns its memory.
+
+    Args:
+        data: The IDX bytes.
+        source: A name for error messages (usually the file path).
+
+    Returns:
+        The array, with the shape given in the header.
+
+    Raises:
+        DatasetError: The header is invalid or the payload size does not match it.
+    """
+    if len(data) < 4:
+        raise DatasetError(f"{source}: not an IDX file: only {len(data)} bytes")
+    zero1, zero2, code, ndim = data[0], data[1], data[2], data[3]
+    if zero1 != 0 or zero2 != 0:
+        raise DatasetError(
+            f"{source}: wrong IDX magic number 0x{data[:4].hex()}: an IDX file starts with two "
+            "zero bytes, a dtype code and the number of dimensions"
+        )
+    if code not in _CODE_TO_DTYPE:
+        known = ", ".join(f"0x{c:02X}" for c in _CODE_TO_DTYPE)
+        raise DatasetError(f"{source}: unknown IDX dtype code 0x{code:02X} (known: {known})")
+    if ndim == 0:
+        raise DatasetError(f"{source}: IDX header declares zero dimensions")
+    header_len = 4 + 4 * ndim
+    if len(data) < header_len:
+        raise DatasetError(f"{source}: truncated IDX header ({len(data)} bytes, need {header_len})")
+    dims = struct.unpack(f">{ndim}I", data[4:header_len])
+    dtype = _CODE_TO_DTYPE[code]
+    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    actual = len(data) - header_len
+    if actual != expected:
+        shape = "x".join(str(d) for d in dims)
+        problem = "truncated" if actual < expected else "has trailing bytes"
+        raise DatasetError(
+            f"{source}: IDX payload {problem}: header declares shape {shape} of {dtype.name} "
+            f"({expected:,} bytes), file holds {actual:,} bytes"
+        )
+    array = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(dims)
+    return array.astype(dtype.newbyteorder("="), copy=True)
+
+
+def read_idx(path: str | os.PathLike[str]) -> npt.NDArray[np.generic]:
+    """Read an IDX file, gzip-compressed or not.
+
+    Args:
+        path: The file (for example ``train-images-idx3-ubyte.gz``).
+
+    Returns:
+        The array, for MNIST images ``uint8`` of shape ``(N, 28, 28)``.
+
+    Raises:
+        DatasetError: The file is missing, truncated, or not a valid IDX file.
+
+    Example:
+        >>> import numpy as np, tempfile, os
+        >>> from kerasdigits.datasets import read_idx, write_idx
+        >>> path = os.path.join(tempfile.mkdtemp(), "labels-idx1-ubyte.gz")
+        >>> write_idx(path, np.array([7, 2, 1], dtype=np.uint8))
+        >>> read_idx(path)
+        array([7, 2, 1], dtype=uint8)
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: missing file") from None
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    return parse_idx(decompress(raw, source=path), source=path)
+
+
+def idx_header(dtype: np.dtype[np.generic], shape: tuple[int, ...]) -> bytes:
+    """Return the IDX header for an array of ``dtype`` and ``shape``.
+
+    Raises:
+        ValueError: The dtype has no IDX code, or the shape cannot be stored.
+    """
+    key = (dtype.kind, dtype.itemsize)
+    if key not in _KIND_TO_CODE:
+        raise ValueError(
+            f"IDX cannot store dtype {dtype}; use uint8, int8, int16, int32, float32 or float64"
+        )
+    if not 1 <= len(shape) <= 255:
+        raise ValueError(f"IDX stores 1 to 255 dimensions, got shape {shape}")
+    if any(d < 0 or d > 0xFFFFFFFF for d in shape):
+        raise ValueError(f"IDX dimensions must fit in uint32, got shape {shape}")
+    return bytes([0, 0, _KIND_TO_CODE[key], len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
+
+
+def idx_bytes(array: npt.ArrayLike) -> bytes:
+    """Return the uncompressed IDX encoding of ``array`` (header plus big-endian payload)."""
+    arr = np.asarray(array)
+    header = idx_header(arr.dtype, arr.shape)
+    return header + np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder(">")).tobytes()
+
+
+def write_idx(
+    path: str | os.PathLike[str], array: npt.ArrayLike, *, compress: bool | None = None
+) -> None:
+    """Write ``array`` as an IDX file, atomically.
+
+    Args:
+        path: Destination; gzip-compressed when it ends in ``.gz`` (unless ``compress`` says
+            otherwise).
+        array: Values of dtype uint8, int8, int16, int32, float32 or float64.
+        compress: Force gzip on (``True``) or off (``False``).
+
+    Raises:
+        ValueError: The array's dtype or shape cannot be stored as IDX.
+    """
+    path = Path(path)
+    data = idx_bytes(array)
+    if compress is None:
+        compress = path.suffix == ".gz"
+    if compress:
+        # mtime=0 makes the output reproducible byte for byte.
+        data = gzip.compress(data, compresslevel=9, mtime=0)
+    atomic_write_bytes(path, data)

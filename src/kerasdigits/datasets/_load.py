@@ -1,0 +1,371 @@
+"""Finding dataset files in the places a user may have them, and loading them.
+
+Search order (first complete hit wins; :attr:`Dataset.source` says which):
+
+1. the ``data_dir`` argument (the folder itself, or its ``<dataset>/`` sub-folder);
+2. ``$KERASDIGITS_DATA_DIR/<dataset>/``;
+3. the library cache, ``$KERASDIGITS_HOME/datasets/<dataset>/`` (default ``~/.kerasdigits``);
+4. Keras's cache, ``$KERAS_HOME/datasets/`` (``mnist.npz``, ``fashion-mnist/*.gz``);
+5. system packages (Debian's ``dataset-fashion-mnist``: ``/usr/share/datasets/fashion-mnist``);
+6. with ``download=True``, the HTTPS mirrors (or ``mirrors=`` / ``$KERASDIGITS_MIRROR``), into
+   the library cache.
+
+The bundled samples (``mnist_sample``, ``fashion_mnist_sample``) live inside the package.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from kerasdigits._config import env_data_dir, env_mirrors, keras_home, kerasdigits_home
+from kerasdigits._errors import DatasetError
+from kerasdigits._files import file_lock
+from kerasdigits.datasets._catalog import ROLES, DatasetInfo, dataset_info
+from kerasdigits.datasets._dataset import DataSource, Dataset, Split
+from kerasdigits.datasets._download import DEFAULT_TIMEOUT, default_stream, download_file
+from kerasdigits.datasets._idx import decompress, idx_bytes, parse_idx
+from kerasdigits.datasets._verify import check_sha256, is_verified, mark_verified
+
+__all__ = ["SAMPLES_DIR", "Candidate", "candidates", "load_dataset", "locate_dataset"]
+
+#: Folder of the bundled sample datasets inside the installed package.
+SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
+_NPZ_KEYS = {
+    "train_images": "x_train",
+    "train_labels": "y_train",
+    "test_images": "x_test",
+    "test_labels": "y_test",
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A place searched for a dataset, and what was found there.
+
+    Attributes:
+        source: The place.
+        files: Role -> path of the files found (all four for a complete hit; an ``.npz`` file
+            serves every role).
+        note: Why the place is not a hit (``""`` for a hit).
+    """
+
+    source: DataSource
+    files: dict[str, Path]
+    note: str = ""
+
+    @property
+    def complete(self) -> bool:
+        """Whether every file was found."""
+        return not self.note and set(self.files) == set(ROLES)
+
+    @property
+    def partial(self) -> bool:
+        """Whether some but not all files were found."""
+        return bool(self.files) and set(self.files) != set(ROLES)
+
+
+def _file_variants(stem: str) -> tuple[str, ...]:
+    dotted = stem.replace("-idx", ".idx")  # LeCun's unpacked files are named t10k-images.idx3-ubyte
+    return (stem + ".gz", stem, dotted + ".gz", dotted)
+
+
+def _scan_folder(kind: str, folder: Path) -> Candidate:
+    source = DataSource(kind, folder)
+    if not folder.is_dir():
+        return Candidate(source, {}, "no such folder")
+    files: dict[str, Path] = {}
+    for role, stem in ROLES.items():
+        for variant in _file_variants(stem):
+            path = folder / variant
+            if path.is_file():
+                files[role] = path
+                break
+    if not files:
+        return Candidate(source, files, "no dataset files")
+    if len(files) < len(ROLES):
+        missing = ", ".join(ROLES[r] + "(.gz)" for r in ROLES if r not in files)
+        return Candidate(source, files, f"missing file {missing}")
+    return Candidate(source, files)
+
+
+def _scan_npz(kind: str, path: Path) -> Candidate:
+    source = DataSource(kind, path)
+    if not path.is_file():
+        return Candidate(source, {}, "no such file")
+    return Candidate(source, dict.fromkeys(ROLES, path))
+
+
+def candidates(info: DatasetInfo, data_dir: str | Path | None = None) -> Iterator[Candidate]:
+    """Yield every place searched for ``info``, in search order.
+
+    Args:
+        info: The dataset.
+        data_dir: The ``data_dir`` argument of :func:`load_dataset`, if any.
+    """
+    if info.bundled:
+        yield _scan_folder("bundled", SAMPLES_DIR / info.name)
+        return
+    if data_dir is not None:
+        root = Path(data_dir).expanduser().absolute()
+        direct = _scan_folder("data_dir", root)
+        if direct.files:
+            yield direct
+        else:
+            if info.keras_npz and (root / info.keras_npz).is_file():
+                yield _scan_npz("data_dir", root / info.keras_npz)
+            for folder in info.folder_names:
+                yield _scan_folder("data_dir", root / folder)
+    env_root = env_data_dir()
+    if env_root is not None:
+        for folder in info.folder_names:
+            yield _scan_folder("env", env_root / folder)
+    yield _scan_folder("cache", cache_dir(info))
+    kdir = keras_home() / "datasets"
+    if info.keras_npz:
+        yield _scan_npz("keras", kdir / info.keras_npz)
+    if info.keras_folder:
+        yield _scan_folder("keras", kdir / info.keras_folder)
+    for folder in info.system_dirs:
+        yield _scan_folder("system", folder)
+
+
+def cache_dir(info: DatasetInfo) -> Path:
+    """Return the library-cache folder of ``info`` (``$KERASDIGITS_HOME/datasets/<name>``)."""
+    return kerasdigits_home() / "datasets" / info.name
+
+
+def locate_dataset(name: str, *, data_dir: str | Path | None = None) -> DataSource | None:
+    """Return where :func:`load_dataset` would read ``name`` from, without reading it.
+
+    Args:
+        name: Dataset name.
+        data_dir: As for :func:`load_dataset`.
+
+    Returns:
+        The first complete location, or ``None`` when the dataset would have to be downloaded.
+    """
+    info = dataset_info(name)
+    for cand in candidates(info, data_dir):
+        if cand.complete:
+            return cand.source
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Reading and validating
+
+
+def _validate_array(
+    info: DatasetInfo, role: str, array: npt.NDArray[np.generic], source: object
+) -> None:
+    kind = "images" if role.endswith("images") else "labels"
+    if array.dtype != np.uint8:
+        raise DatasetError(f"{source}: {info.name} {kind} must be uint8, got dtype {array.dtype}")
+    if kind == "images" and array.ndim != 3:
+        raise DatasetError(
+            f"{source}: {info.name} images must have shape (N, 28, 28), got {array.shape}"
+        )
+    if kind == "labels":
+        if array.ndim != 1:
+            raise DatasetError(
+                f"{source}: {info.name} labels must have shape (N,), got {array.shape}"
+            )
+        if array.size and int(array.max()) >= info.num_classes:
+            bad = int(np.flatnonzero(array >= info.num_classes)[0])
+            raise DatasetError(
+                f"{source}: label {int(array[bad])} at index {bad} is outside "
+                f"0..{info.num_classes - 1}"
+            )
+
+
+def _check_pair(info: DatasetInfo, split: str, images: np.ndarray, labels: np.ndarray,
+                image_src: object, label_src: object) -> None:
+    if len(images) != len(labels):
+        raise DatasetError(
+            f"{info.name} {split}: image/label count mismatch: {image_src} holds "
+            f"{len(images):,} images but {label_src} holds {len(labels):,} labels"
+        )
+
+
+def _read_role(info: DatasetInfo, role: str, path: Path, *, verify: bool) -> np.ndarray:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: missing file") from None
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    data = decompress(raw, source=path)
+    array = parse_idx(data, source=path)
+    _validate_array(info, role, array, path)
+    if verify and not is_verified(path, info.sha256[role]):
+        check_sha256(data, info.sha256[role], source=str(path), what=f"{info.name} {role}")
+        mark_verified(path, info.sha256[role])
+    return array
+
+
+def _read_npz(info: DatasetInfo, path: Path, *, verify: bool) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [key for key in _NPZ_KEYS.values() if key not in npz.files]
+            if missing:
+                raise DatasetError(
+                    f"{path}: not a Keras-format {info.keras_npz}: missing arrays "
+                    f"{', '.join(missing)} (has {', '.join(npz.files) or 'none'})"
+                )
+            arrays = {role: np.asarray(npz[key]) for role, key in _NPZ_KEYS.items()}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        if isinstance(exc, DatasetError):
+            raise
+        raise DatasetError(f"{path}: cannot read as .npz: {exc}") from exc
+    for role, array in arrays.items():
+        _validate_array(info, role, array, f"{path} [{_NPZ_KEYS[role]}]")
+    if verify:
+        # The pinned hashes are of the IDX files; an array hashes the same once re-encoded as
+        # IDX, so any correct copy verifies, however it was written.
+        combined = "".join(info.sha256[r] for r in ROLES)
+        if not is_verified(path, combined):
+            for role, array in arrays.items():
+                check_sha256(idx_bytes(array), info.sha256[role],
+                             source=f"{path} [{_NPZ_KEYS[role]}]", what=f"{info.name} {role}")
+            mark_verified(path, combined)
+    return arrays
+
+
+def _read_candidate(info: DatasetInfo, cand: Candidate, *, verify: bool) -> dict[str, np.ndarray]:
+    paths = set(cand.files.values())
+    if len(paths) == 1 and next(iter(paths)).suffix == ".npz":
+        return _read_npz(info, next(iter(paths)), verify=verify)
+    return {role: _read_role(info, role, cand.files[role], verify=verify) for role in ROLES}
+
+
+def _assemble(info: DatasetInfo, arrays: dict[str, np.ndarray], cand: Candidate,
+              source: DataSource) -> Dataset:
+    for split in ("train", "test"):
+        img, lab = f"{split}_images", f"{split}_labels"
+        _check_pair(info, split, arrays[img], arrays[lab], cand.files[img], cand.files[lab])
+    return Dataset(
+        name=info.name,
+        train=Split(arrays["train_images"], arrays["train_labels"]),
+        validation=None,
+        test=Split(arrays["test_images"], arrays["test_labels"]),
+        class_names=info.class_names,
+        source=source,
+    )
+
+
+def _not_found(info: DatasetInfo, searched: list[Candidate], data_dir: object,
+               download_note: str) -> DatasetError:
+    lines = [f"dataset {info.name!r} not found. Searched, in order:"]
+    if data_dir is None and not info.bundled:
+        lines.append("  - data_dir argument: not given")
+    if env_data_dir() is None and not info.bundled:
+        lines.append("  - KERASDIGITS_DATA_DIR: not set")
+    for cand in searched:
+        lines.append(f"  - {cand.source.label}: {cand.source.path}: {cand.note}")
+    if download_note:
+        lines.append(f"  - download: {download_note}")
+    if info.bundled:
+        lines.append("The bundled sample is missing from this installation: reinstall kerasdigits.")
+    else:
+        lines.append(
+            "To fix: pass data_dir='/path/to/folder' (holding train-images-idx3-ubyte.gz and the "
+            f"other three files, or a {info.folder_names[0]}/ sub-folder), set "
+            "KERASDIGITS_DATA_DIR to a folder with one sub-folder per dataset, or allow "
+            "download=True (mirrors=[...] or KERASDIGITS_MIRROR for a mirror of your own)."
+        )
+    return DatasetError("\n".join(lines))
+
+
+def load_dataset(
+    name: str,
+    *,
+    data_dir: str | Path | None = None,
+    download: bool = True,
+    validation_size: float = 0,
+    seed: int = 0,
+    verify: bool = True,
+    mirrors: Sequence[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: bool = True,
+) -> Dataset:
+    """Load a dataset by name from the first place that has it, downloading if allowed.
+
+    Args:
+        name: ``"mnist"``, ``"fashion_mnist"`` (or ``"fashion-mnist"``), ``"mnist_sample"`` or
+            ``"fashion_mnist_sample"``; see :func:`list_datasets`.
+        data_dir: A folder to look in first: either holding the four IDX files (``.gz`` or
+            not) or Keras's ``mnist.npz``, or holding a ``<dataset>/`` sub-folder that does.
+        download: Download missing files into the library cache when no place has them.
+        validation_size: Carve a stratified validation split out of train: a count (int) or a
+            fraction (float in ``[0, 1)``). ``0`` means no validation split.
+        seed: Seed of the validation split's random choice.
+        verify: Check each file's sha256 (of its decompressed contents) against the pinned
+            value the first time it is loaded from a location. Turn off only for data of your
+            own in the standard file layout.
+        mirrors: Base URLs to download from, replacing the defaults (and
+            ``$KERASDIGITS_MIRROR``). ``{dataset}`` in a URL is replaced by the dataset name.
+        timeout: Seconds a mirror may stay silent before the next one is tried.
+        progress: Print download progress to stderr.
+
+    Returns:
+        The :class:`Dataset`.
+
+    Raises:
+        DatasetError: The dataset is unknown, cannot be found or downloaded, or a file is
+            invalid (the message names the file and the problem).
+
+    Example:
+        >>> from kerasdigits import load_dataset
+        >>> ds = load_dataset("mnist_sample", validation_size=500)
+        >>> len(ds.train), len(ds.validation), len(ds.test)
+        (5500, 500, 1000)
+        >>> ds.train.images.dtype, ds.train.images.shape[1:]
+        (dtype('uint8'), (28, 28))
+    """
+    info = dataset_info(name)
+    searched: list[Candidate] = []
+    for cand in candidates(info, data_dir):
+        if cand.complete:
+            arrays = _read_candidate(info, cand, verify=verify)
+            dataset = _assemble(info, arrays, cand, cand.source)
+            return dataset.with_validation(validation_size, seed=seed)
+        if cand.partial and cand.source.kind in ("data_dir", "env"):
+            raise DatasetError(f"{cand.source.path}: {cand.note} (found the other files there)")
+        searched.append(cand)
+    if info.bundled:
+        raise _not_found(info, searched, data_dir, "")
+    if not download:
+        raise _not_found(info, searched, data_dir, "disabled (download=False)")
+    urls = tuple(mirrors) if mirrors is not None else (env_mirrors() or info.mirrors)
+    target = cache_dir(info)
+    stream = default_stream(progress)
+    used: list[str] = []
+    try:
+        with file_lock(target / ".lock"):
+            present = _scan_folder("cache", target).files
+            for role in ROLES:
+                if role in present:
+                    continue
+                _, mirror = download_file(info, role, target, urls, timeout=timeout, stream=stream,
+                                          validate=_download_validator(info, role))
+                used.append(mirror)
+    except DatasetError as exc:
+        raise _not_found(info, searched, data_dir, f"failed: {exc}") from exc
+    cand = _scan_folder("cache", target)
+    arrays = _read_candidate(info, cand, verify=verify)
+    source = DataSource("download", target, url=used[0] if used else None)
+    return _assemble(info, arrays, cand, source).with_validation(validation_size, seed=seed)
+
+
+def _download_validator(info: DatasetInfo, role: str) -> Callable[[bytes, str], None]:
+    def validate(data: bytes, url: str) -> None:
+        _validate_array(info, role, parse_idx(data, source=url), url)
+
+    return validate
+

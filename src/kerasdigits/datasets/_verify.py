@@ -1,0 +1,95 @@
+"""Checksums of decompressed contents, and a record of files already verified.
+
+Hashes are pinned on the *decompressed* bytes, so a recompressed copy (Debian recompresses its
+``.gz`` files) verifies as well as the official download. Hashing 47 MB takes a noticeable
+fraction of a second, so a file is verified once per location: its path, size and modification
+time go into ``$KERASDIGITS_HOME/verified.json`` and later loads trust that record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from kerasdigits._config import kerasdigits_home
+from kerasdigits._errors import DatasetError
+from kerasdigits._files import atomic_write_bytes
+
+__all__ = ["check_sha256", "is_verified", "mark_verified", "sha256_hex"]
+
+_RECORD_NAME = "verified.json"
+
+
+def sha256_hex(data: bytes) -> str:
+    """Return the hex sha256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def check_sha256(data: bytes, expected: str, *, source: str, what: str) -> None:
+    """Raise :class:`DatasetError` unless ``sha256(data) == expected``.
+
+    Args:
+        data: Decompressed contents.
+        expected: The pinned hex digest.
+        source: The file (or URL) the data came from, for the message.
+        what: What the data is (for example ``"mnist train images"``).
+    """
+    actual = sha256_hex(data)
+    if actual != expected:
+        raise DatasetError(
+            f"{source}: checksum mismatch for {what} (sha256 of the decompressed contents): "
+            f"expected {expected}, actual {actual}. The file is corrupt or is not the official "
+            "one: delete it and load again (or pass verify=False for data of your own)."
+        )
+
+
+def _record_path() -> Path:
+    return kerasdigits_home() / _RECORD_NAME
+
+
+def _stat_key(path: Path) -> tuple[str, dict[str, int]] | None:
+    try:
+        resolved = path.resolve()
+        st = resolved.stat()
+    except OSError:
+        return None
+    return str(resolved), {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _load_record() -> dict[str, dict[str, object]]:
+    try:
+        data = json.loads(_record_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def is_verified(path: Path, expected: str) -> bool:
+    """Return whether ``path`` was verified against ``expected`` and has not changed since."""
+    key = _stat_key(path)
+    if key is None:
+        return False
+    entry = _load_record().get(key[0])
+    return entry == {**key[1], "sha256": expected}
+
+
+def mark_verified(path: Path, expected: str) -> None:
+    """Record that ``path`` (as it is now) matches ``expected``. Best effort: never raises."""
+    key = _stat_key(path)
+    if key is None:
+        return
+    record = _load_record()
+    record[key[0]] = {**key[1], "sha256": expected}
+    with contextlib.suppress(OSError):
+        atomic_write_bytes(
+            _record_path(), json.dumps(record, indent=1, sort_keys=True).encode("utf-8")
+        )
+
+
+def forget_all() -> None:
+    """Delete the verification record (the next load of every file hashes it again)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(_record_path())
