@@ -27,6 +27,14 @@ if TYPE_CHECKING:
         load_fashion_mnist,
         load_mnist,
     )
+    from kerasdigits.models import (
+        ModelSpec,
+        UnknownModelError,
+        build,
+        get_model_spec,
+        list_models,
+        register_model,
+    )
     from kerasdigits.transforms import flatten, normalize, one_hot
 
 # public name -> module that defines it
@@ -37,18 +45,38 @@ _LAZY: dict[str, str] = {
     "load_dataset": "kerasdigits.datasets",
     "load_fashion_mnist": "kerasdigits.datasets",
     "load_mnist": "kerasdigits.datasets",
+    "ModelSpec": "kerasdigits.models",
+    "UnknownModelError": "kerasdigits.models",
+    "build": "kerasdigits.models",
+    "get_model_spec": "kerasdigits.models",
+    "list_models": "kerasdigits.models",
+    "register_model": "kerasdigits.models",
     "flatten": "kerasdigits.transforms",
     "normalize": "kerasdigits.transforms",
     "one_hot": "kerasdigits.transforms",
 }
-_SUBMODULES = ("datasets", "transforms", "cli")
+_SUBMODULES = ("cli", "datasets", "models", "transforms")
 
 __all__ = [
+    "Dataset",
     "DatasetError",
     "KerasDigitsError",
     "KerasDigitsWarning",
+    "ModelSpec",
+    "Split",
+    "UnknownModelError",
     "__version__",
-    *sorted(_LAZY),
+    "build",
+    "flatten",
+    "get_model_spec",
+    "list_datasets",
+    "list_models",
+    "load_dataset",
+    "load_fashion_mnist",
+    "load_mnist",
+    "normalize",
+    "one_hot",
+    "register_model",
 ]
 
 

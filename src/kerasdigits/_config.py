@@ -36,7 +36,7 @@ def keras_home() -> Path:
 def env_data_dir() -> Path | None:
     """Return ``$KERASDIGITS_DATA_DIR`` as a path, or ``None`` when it is unset or empty."""
     value = os.environ.get(ENV_DATA_DIR)
-    return Path(value).expanduser() if value else None
+    return Path(value).expanduser().resolve() if value else None
 
 
 def env_mirrors() -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from types import ModuleType
 
@@ -15,14 +16,10 @@ def _quiet_tensorflow_logs() -> None:
 def tensorflow() -> ModuleType:
     """Import and return :mod:`tensorflow`."""
     _quiet_tensorflow_logs()
-    import tensorflow as tf
-
-    return tf
+    return importlib.import_module("tensorflow")
 
 
 def keras() -> ModuleType:
     """Import and return :mod:`keras` (Keras 3)."""
     _quiet_tensorflow_logs()
-    import keras as keras_module
-
-    return keras_module
+    return importlib.import_module("keras")

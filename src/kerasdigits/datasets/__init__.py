@@ -16,7 +16,7 @@ from typing import Any
 
 from kerasdigits._errors import DatasetError
 from kerasdigits.datasets._catalog import DatasetInfo, dataset_info, list_datasets
-from kerasdigits.datasets._dataset import DataSource, Dataset, Split, stratified_split
+from kerasdigits.datasets._dataset import Dataset, DataSource, Split, stratified_split
 from kerasdigits.datasets._idx import read_idx, write_idx
 from kerasdigits.datasets._load import load_dataset, locate_dataset
 

@@ -35,7 +35,9 @@ _MNIST_LICENSE = (
     "MNIST database of handwritten digits, Yann LeCun, Corinna Cortes and Christopher J. C. "
     "Burges, CC BY-SA 3.0"
 )
-_FASHION_LICENSE = "Fashion-MNIST, Zalando SE (Han Xiao, Kashif Rasul, Roland Vollgraf), MIT License"
+_FASHION_LICENSE = (
+    "Fashion-MNIST, Zalando SE (Han Xiao, Kashif Rasul, Roland Vollgraf), MIT License"
+)
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ DATASETS: dict[str, DatasetInfo] = {
             ),
             keras_npz="mnist.npz",
             license=_MNIST_LICENSE,
-            description="70,000 28x28 grayscale handwritten digits 0-9 (60,000 train, 10,000 test).",
+            description="70,000 28x28 grayscale handwritten digits (60,000 train, 10,000 test).",
         ),
         DatasetInfo(
             name="fashion_mnist",
@@ -138,7 +140,7 @@ DATASETS: dict[str, DatasetInfo] = {
             folder_names=("mnist_sample",),
             bundled=True,
             license=_MNIST_LICENSE,
-            description="The first 6,000 train and 1,000 test images of MNIST, shipped in the wheel.",
+            description="The first 6,000 train and 1,000 test images of MNIST, in the wheel.",
             aliases=("mnist-sample",),
         ),
         DatasetInfo(
@@ -156,7 +158,7 @@ DATASETS: dict[str, DatasetInfo] = {
             bundled=True,
             license=_FASHION_LICENSE,
             description=(
-                "The first 4,000 train and 1,000 test images of Fashion-MNIST, shipped in the wheel."
+                "The first 4,000 train and 1,000 test images of Fashion-MNIST, in the wheel."
             ),
             aliases=("fashion-mnist-sample",),
         ),

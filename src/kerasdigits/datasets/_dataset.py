@@ -297,7 +297,7 @@ class Dataset:
         batches = indices.batch(batch_size, drop_remainder=drop_remainder)
         num_classes = self.num_classes
 
-        def gather(idx: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        def gather(idx: Any) -> tuple[Any, Any]:
             y = tf.gather(labels, idx)
             if one_hot:
                 y = tf.one_hot(tf.cast(y, tf.int32), num_classes, dtype=tf.float32)

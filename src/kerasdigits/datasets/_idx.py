@@ -60,7 +60,9 @@ def decompress(raw: bytes, *, source: str | os.PathLike[str]) -> bytes:
         raise DatasetError(f"{source}: corrupt gzip file: {exc}") from exc
 
 
-def parse_idx(data: bytes, *, source: str | os.PathLike[str] = "<bytes>") -> npt.NDArray[np.generic]:
+def parse_idx(
+    data: bytes, *, source: str | os.PathLike[str] = "<bytes>"
+) -> npt.NDArray[np.generic]:
     """Parse the (already decompressed) bytes of an IDX file into an array.
 
     The result has native byte order and owns its memory.

@@ -27,7 +27,7 @@ from kerasdigits._config import env_data_dir, env_mirrors, keras_home, kerasdigi
 from kerasdigits._errors import DatasetError
 from kerasdigits._files import file_lock
 from kerasdigits.datasets._catalog import ROLES, DatasetInfo, dataset_info
-from kerasdigits.datasets._dataset import DataSource, Dataset, Split
+from kerasdigits.datasets._dataset import Dataset, DataSource, Split
 from kerasdigits.datasets._download import DEFAULT_TIMEOUT, default_stream, download_file
 from kerasdigits.datasets._idx import decompress, idx_bytes, parse_idx
 from kerasdigits.datasets._verify import check_sha256, is_verified, mark_verified
@@ -112,7 +112,7 @@ def candidates(info: DatasetInfo, data_dir: str | Path | None = None) -> Iterato
         yield _scan_folder("bundled", SAMPLES_DIR / info.name)
         return
     if data_dir is not None:
-        root = Path(data_dir).expanduser().absolute()
+        root = Path(data_dir).expanduser().resolve()
         direct = _scan_folder("data_dir", root)
         if direct.files:
             yield direct
@@ -131,8 +131,8 @@ def candidates(info: DatasetInfo, data_dir: str | Path | None = None) -> Iterato
         yield _scan_npz("keras", kdir / info.keras_npz)
     if info.keras_folder:
         yield _scan_folder("keras", kdir / info.keras_folder)
-    for folder in info.system_dirs:
-        yield _scan_folder("system", folder)
+    for system_dir in info.system_dirs:
+        yield _scan_folder("system", system_dir)
 
 
 def cache_dir(info: DatasetInfo) -> Path:
@@ -176,8 +176,9 @@ def _validate_array(
             raise DatasetError(
                 f"{source}: {info.name} labels must have shape (N,), got {array.shape}"
             )
-        if array.size and int(array.max()) >= info.num_classes:
-            bad = int(np.flatnonzero(array >= info.num_classes)[0])
+        too_big = array.astype(np.int64) >= info.num_classes
+        if too_big.any():
+            bad = int(np.flatnonzero(too_big)[0])
             raise DatasetError(
                 f"{source}: label {int(array[bad])} at index {bad} is outside "
                 f"0..{info.num_classes - 1}"

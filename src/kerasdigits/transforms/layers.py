@@ -17,7 +17,8 @@ from typing import Any
 
 from kerasdigits import _lazy
 
-keras = _lazy.keras()
+# Typed ``Any``: Keras ships no type information, and its classes are used as base classes.
+keras: Any = _lazy.keras()
 ops = keras.ops
 
 __all__ = ["AddChannel", "Flatten", "Normalize", "OneHot"]
@@ -26,7 +27,7 @@ _MODES = ("unit", "standard")
 
 
 @keras.saving.register_keras_serializable(package="kerasdigits")
-class Normalize(keras.layers.Layer):
+class Normalize(keras.layers.Layer):  # type: ignore[misc]
     """Cast pixels to ``float32`` and scale them, inside the model.
 
     ``mode="unit"`` maps 0..255 to [0, 1]; ``mode="standard"`` computes
@@ -62,22 +63,26 @@ class Normalize(keras.layers.Layer):
         self.std = None if std is None else float(std)
 
     def call(self, inputs: Any) -> Any:
+        """Cast ``inputs`` to ``float32`` and scale them."""
         x = ops.cast(inputs, "float32")
         if self.mode == "unit":
             return x * (1.0 / 255.0)
-        assert self.mean is not None and self.std is not None
+        assert self.mean is not None
+        assert self.std is not None
         # One multiply-add: (x/255 - mean)/std == x * (1/(255 std)) + (-mean/std).
         return x * (1.0 / (255.0 * self.std)) + (-self.mean / self.std)
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        """Return the output shape for ``input_shape``."""
         return input_shape
 
     def get_config(self) -> dict[str, Any]:
+        """Return the layer's configuration, for ``.keras`` serialization."""
         return {**super().get_config(), "mode": self.mode, "mean": self.mean, "std": self.std}
 
 
 @keras.saving.register_keras_serializable(package="kerasdigits")
-class Flatten(keras.layers.Layer):
+class Flatten(keras.layers.Layer):  # type: ignore[misc]
     """Flatten ``(batch, H, W)`` or ``(batch, H, W, 1)`` images to ``(batch, H * W)``.
 
     Unlike :class:`keras.layers.Flatten`, the output size is static, so an exported TFLite
@@ -85,12 +90,14 @@ class Flatten(keras.layers.Layer):
     """
 
     def call(self, inputs: Any) -> Any:
+        """Reshape ``inputs`` to ``(batch, H * W)``."""
         size = 1
         for dim in inputs.shape[1:]:
             size *= int(dim)
         return ops.reshape(inputs, (-1, size))
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        """Return the output shape for ``input_shape``."""
         size = 1
         for dim in input_shape[1:]:
             size *= int(dim or 0)
@@ -98,20 +105,22 @@ class Flatten(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="kerasdigits")
-class AddChannel(keras.layers.Layer):
+class AddChannel(keras.layers.Layer):  # type: ignore[misc]
     """Give ``(batch, H, W)`` images a channel axis: ``(batch, H, W, 1)``; 4-D input passes."""
 
     def call(self, inputs: Any) -> Any:
+        """Append a channel axis to 3-D ``inputs``."""
         if len(inputs.shape) == 4:
             return inputs
         return ops.expand_dims(inputs, -1)
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        """Return the output shape for ``input_shape``."""
         return input_shape if len(input_shape) == 4 else (*input_shape, 1)
 
 
 @keras.saving.register_keras_serializable(package="kerasdigits")
-class OneHot(keras.layers.Layer):
+class OneHot(keras.layers.Layer):  # type: ignore[misc]
     """One-hot encode integer labels to ``float32`` vectors of length ``num_classes``.
 
     Args:
@@ -126,15 +135,18 @@ class OneHot(keras.layers.Layer):
         self.num_classes = num_classes
 
     def call(self, inputs: Any) -> Any:
+        """One-hot encode ``inputs``."""
         labels = ops.cast(inputs, "int32")
         if len(labels.shape) == 2 and labels.shape[-1] == 1:
             labels = ops.squeeze(labels, -1)
         return ops.one_hot(labels, self.num_classes, dtype="float32")
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        """Return the output shape for ``input_shape``."""
         if len(input_shape) == 2 and input_shape[-1] == 1:
             input_shape = input_shape[:-1]
         return (*input_shape, self.num_classes)
 
     def get_config(self) -> dict[str, Any]:
+        """Return the layer's configuration, for ``.keras`` serialization."""
         return {**super().get_config(), "num_classes": self.num_classes}
