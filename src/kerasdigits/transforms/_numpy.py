@@ -64,7 +64,7 @@ def _check_pixels(images: Any, name: str = "images") -> npt.NDArray[Any]:
         raise ValueError(f"{name} contains NaN at {_index_str(name, index)}")
     if lo < 0 or hi > 255:
         index = _first_index((array < 0) | (array > 255))
-        value = array[index]
+        value = array[index].item()
         kind = "finite values in [0, 255]" if is_float else "values in 0..255"
         raise ValueError(
             f"{name} must hold raw pixel {kind}, got {_index_str(name, index)} = {value!r}"
@@ -322,7 +322,7 @@ def one_hot(labels: npt.ArrayLike, num_classes: int = 10) -> npt.NDArray[np.floa
             index = int(np.argmax(bad))
             raise ValueError(
                 f"labels must be class indices, got non-integer labels: "
-                f"labels[{index}] = {array[index]!r}"
+                f"labels[{index}] = {array[index].item()!r}"
             )
     elif dtype == np.bool_ or not np.issubdtype(dtype, np.integer):
         raise ValueError(f"labels must have an integer dtype, got dtype {dtype}")
@@ -331,7 +331,7 @@ def one_hot(labels: npt.ArrayLike, num_classes: int = 10) -> npt.NDArray[np.floa
         index = int(np.argmax(out_of_range))
         raise ValueError(
             f"labels must be in 0..{num_classes - 1} (num_classes={num_classes}), got "
-            f"labels[{index}] = {array[index]!r}"
+            f"labels[{index}] = {array[index].item()!r}"
         )
     out = np.zeros((len(array), num_classes), dtype=np.float32)
     out[np.arange(len(array)), array.astype(np.intp)] = 1.0
