@@ -91,6 +91,8 @@ def test_public_api_is_curated_and_documented() -> None:
         "one_hot",
         "pipeline",
         "pixel_stats",
+        "to_mnist",
+        "to_mnist_batch",
     }
     for name in transforms.__all__:
         obj = getattr(transforms, name)

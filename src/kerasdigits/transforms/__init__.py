@@ -1,5 +1,9 @@
 """Preprocessing transforms: scale pixels, flatten images, one-hot encode labels.
 
+:func:`to_mnist` (and :func:`to_mnist_batch`) turns a picture of one digit taken anywhere (any
+size, RGB/RGBA or grey, dark ink on light paper or the reverse) into a 28x28 ``uint8`` image in
+MNIST's own format: bright ink on black, scaled to fit 20x20 and centered by center of mass.
+
 The functions here use NumPy only; importing this module does not import TensorFlow or
 Keras. The same transforms as Keras layers, for putting the preprocessing inside a model so
 that it takes raw ``uint8`` pixels, live in :mod:`kerasdigits.transforms.layers` (import it
@@ -20,6 +24,11 @@ Example:
     [[-1.0, 1.0, 1.0, -1.0]]
     >>> one_hot(np.array([3, 0]), num_classes=4).tolist()
     [[0.0, 0.0, 0.0, 1.0], [1.0, 0.0, 0.0, 0.0]]
+    >>> from kerasdigits.transforms import to_mnist
+    >>> photo = np.full((120, 80, 3), 240, dtype=np.uint8)  # white paper, RGB
+    >>> photo[20:100, 30:45] = (10, 10, 60)  # a dark blue "1"
+    >>> to_mnist(photo).shape
+    (28, 28)
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from kerasdigits.transforms._mnistify import to_mnist, to_mnist_batch
 from kerasdigits.transforms._numpy import (
     Compose,
     flatten,
@@ -39,7 +49,16 @@ from kerasdigits.transforms._numpy import (
 if TYPE_CHECKING:
     from kerasdigits.transforms import layers as layers
 
-__all__ = ["Compose", "flatten", "normalize", "one_hot", "pipeline", "pixel_stats"]
+__all__ = [
+    "Compose",
+    "flatten",
+    "normalize",
+    "one_hot",
+    "pipeline",
+    "pixel_stats",
+    "to_mnist",
+    "to_mnist_batch",
+]
 
 
 def __getattr__(name: str) -> Any:
