@@ -110,7 +110,12 @@ def _resolve_count(validation_size: float, n: int) -> int:
     fraction = float(validation_size)
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"validation_size={fraction} as a fraction must be in [0, 1)")
-    return round(fraction * n)
+    count = round(fraction * n)
+    if n and count >= n:
+        raise ValueError(
+            f"validation_size={fraction} of {n} examples would leave no training examples"
+        )
+    return count
 
 
 def stratified_split(
@@ -280,8 +285,10 @@ class Dataset:
         Returns:
             The ``tf.data.Dataset``.
         """
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
+                or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        batch_size = int(batch_size)
         tf = _lazy.tensorflow()
         data = self.split(split)
         images = tf.constant(data.images)

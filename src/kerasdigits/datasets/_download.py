@@ -41,6 +41,15 @@ def mirror_url(mirror: str, dataset: str, filename: str) -> str:
     return base if base.endswith(filename) else base.rstrip("/") + "/" + filename
 
 
+def _size(n: int) -> str:
+    """Return a byte count for humans: ``"512 B"``, ``"28.9 kB"``, ``"9.7 MB"``."""
+    if n < 1000:
+        return f"{n} B"
+    if n < 1_000_000:
+        return f"{n / 1e3:.1f} kB"
+    return f"{n / 1e6:.1f} MB"
+
+
 class _Progress:
     """Download progress on a stream: a live line on a terminal, a few lines otherwise."""
 
@@ -53,11 +62,10 @@ class _Progress:
         self.last_step = -1
 
     def _fmt(self, done: int) -> str:
-        mb = done / 1e6
         if self.total:
             pct = 100.0 * done / self.total
-            return f"{self.name}: {mb:.1f}/{self.total / 1e6:.1f} MB ({pct:3.0f}%)"
-        return f"{self.name}: {mb:.1f} MB"
+            return f"{self.name}: {_size(done)}/{_size(self.total)} ({pct:3.0f}%)"
+        return f"{self.name}: {_size(done)}"
 
     def update(self, done: int) -> None:
         if self.stream is None:
@@ -151,7 +159,9 @@ def download_file(
                 validate(data, url)
             check_sha256(data, info.sha256[role], source=url, what=f"{info.name} {role}")
         except (OSError, http.client.HTTPException, DatasetError, ValueError) as exc:
-            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+            reason = str(exc.reason if isinstance(exc, urllib.error.URLError) else exc)
+            # DatasetError messages already start with the URL.
+            reason = reason.removeprefix(f"{url}: ")
             failures.append(f"{url}: {type(exc).__name__}: {reason}")
             continue
         atomic_write_bytes(dest, raw)

@@ -8,6 +8,7 @@ gzip-compressed; gzip is recognized by its content, not by the file name.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -95,7 +96,8 @@ def parse_idx(
         raise DatasetError(f"{source}: truncated IDX header ({len(data)} bytes, need {header_len})")
     dims = struct.unpack(f">{ndim}I", data[4:header_len])
     dtype = _CODE_TO_DTYPE[code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    # Python integers: np.prod would wrap around (silently) for a corrupt header's huge dims.
+    expected = math.prod(dims) * dtype.itemsize
     actual = len(data) - header_len
     if actual != expected:
         shape = "x".join(str(d) for d in dims)

@@ -114,9 +114,9 @@ def candidates(info: DatasetInfo, data_dir: str | Path | None = None) -> Iterato
     if data_dir is not None:
         root = Path(data_dir).expanduser().resolve()
         direct = _scan_folder("data_dir", root)
-        if direct.files:
-            yield direct
-        else:
+        # Yielded even when empty, so that the not-found message lists the folder itself.
+        yield direct
+        if not direct.files:
             if info.keras_npz and (root / info.keras_npz).is_file():
                 yield _scan_npz("data_dir", root / info.keras_npz)
             for folder in info.folder_names:
@@ -167,7 +167,7 @@ def _validate_array(
     kind = "images" if role.endswith("images") else "labels"
     if array.dtype != np.uint8:
         raise DatasetError(f"{source}: {info.name} {kind} must be uint8, got dtype {array.dtype}")
-    if kind == "images" and array.ndim != 3:
+    if kind == "images" and (array.ndim != 3 or array.shape[1:] != (28, 28)):
         raise DatasetError(
             f"{source}: {info.name} images must have shape (N, 28, 28), got {array.shape}"
         )
@@ -360,7 +360,8 @@ def load_dataset(
         raise _not_found(info, searched, data_dir, f"failed: {exc}") from exc
     cand = _scan_folder("cache", target)
     arrays = _read_candidate(info, cand, verify=verify)
-    source = DataSource("download", target, url=used[0] if used else None)
+    url = used[0].replace("{dataset}", info.name) if used else None
+    source = DataSource("download", target, url=url)
     return _assemble(info, arrays, cand, source).with_validation(validation_size, seed=seed)
 
 
