@@ -35,6 +35,14 @@ if TYPE_CHECKING:
         list_models,
         register_model,
     )
+    from kerasdigits.training import (
+        Evaluation,
+        TrainResult,
+        evaluate,
+        load_model,
+        predict,
+        train,
+    )
     from kerasdigits.transforms import flatten, normalize, one_hot
 
 # public name -> module that defines it
@@ -51,32 +59,44 @@ _LAZY: dict[str, str] = {
     "get_model_spec": "kerasdigits.models",
     "list_models": "kerasdigits.models",
     "register_model": "kerasdigits.models",
+    "Evaluation": "kerasdigits.training",
+    "TrainResult": "kerasdigits.training",
+    "evaluate": "kerasdigits.training",
+    "load_model": "kerasdigits.training",
+    "predict": "kerasdigits.training",
+    "train": "kerasdigits.training",
     "flatten": "kerasdigits.transforms",
     "normalize": "kerasdigits.transforms",
     "one_hot": "kerasdigits.transforms",
 }
-_SUBMODULES = ("cli", "datasets", "models", "transforms")
+_SUBMODULES = ("callbacks", "cli", "datasets", "models", "training", "transforms")
 
 __all__ = [
     "Dataset",
     "DatasetError",
+    "Evaluation",
     "KerasDigitsError",
     "KerasDigitsWarning",
     "ModelSpec",
     "Split",
+    "TrainResult",
     "UnknownModelError",
     "__version__",
     "build",
+    "evaluate",
     "flatten",
     "get_model_spec",
     "list_datasets",
     "list_models",
     "load_dataset",
     "load_fashion_mnist",
+    "load_model",
     "load_mnist",
     "normalize",
     "one_hot",
+    "predict",
     "register_model",
+    "train",
 ]
 
 

@@ -1,8 +1,12 @@
 """The ``kerasdigits`` command line.
 
 Commands:
-    ``kerasdigits datasets``          list datasets and where each is found (or would come from)
-    ``kerasdigits summary NAME``      load a dataset and print its summary
+    ``kerasdigits datasets``                   datasets and where each is found
+    ``kerasdigits summary NAME``               load a dataset and print its summary
+    ``kerasdigits models [PATTERN]``           the model zoo: styles, parameters, tags, accuracy
+    ``kerasdigits train MODEL --dataset D``    train, keep the best model, evaluate it
+    ``kerasdigits evaluate MODEL_FILE``        evaluate a saved model on a dataset's test split
+    ``kerasdigits predict MODEL_FILE IMG...``  classify PNG/JPEG pictures of one digit each
 
 Exit codes: 0 on success, 1 when the work fails (dataset not found, bad file, ...), 2 for usage
 errors. Expected failures print a one-line ``kerasdigits: error: ...`` message, no traceback.
@@ -13,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from kerasdigits._errors import KerasDigitsError
 from kerasdigits._version import __version__
@@ -59,6 +63,138 @@ def _cmd_summary(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _cmd_models(args: argparse.Namespace, out: TextIO) -> int:
+    from kerasdigits.models import build, get_model_spec, list_models
+
+    names = list_models(args.pattern, tags=args.tag or None)
+    if not names:
+        raise _UsageError(f"no model matches {args.pattern!r}")
+    rows = [("name", "styles", "params", "tags", "reference accuracy")]
+    for name in names:
+        spec = get_model_spec(name)
+        params = f"{build(name, compile=False).count_params():,}"
+        ref = ", ".join(f"{k} {v:.2%}" for k, v in spec.reference_accuracy.items()) or "-"
+        styles = "/".join(("*" + s if s == spec.default_style else s) for s in spec.styles)
+        rows.append((name, styles, params, ",".join(spec.tags), ref))
+    _table(rows, out, right={2})
+    out.write("(* = default style)\n")
+    return 0
+
+
+def _table(rows: Sequence[Sequence[str]], out: TextIO, right: set[int] | None = None) -> None:
+    right = right or set()
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = [cell.rjust(w) if i in right else cell.ljust(w)
+                 for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+        out.write("  ".join(cells).rstrip() + "\n")
+
+
+def _cmd_train(args: argparse.Namespace, out: TextIO) -> int:
+    import json
+    from pathlib import Path
+
+    from kerasdigits._files import atomic_write_bytes
+    from kerasdigits.datasets import load_dataset
+    from kerasdigits.models import get_model_spec
+    from kerasdigits.training import evaluate, train
+
+    get_model_spec(args.model)  # fail fast on an unknown name, before loading data
+    dataset = load_dataset(args.dataset, data_dir=args.data_dir)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = train(
+        args.model,
+        dataset,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        callbacks=args.preset,
+        checkpoint_dir=out_dir / "checkpoints",
+        resume=args.resume,
+        seed=args.seed,
+        validation=args.validation,
+    )
+    model_path = out_dir / "model.keras"
+    result.model.save(model_path)
+    evaluation = evaluate(result.model, dataset)
+    atomic_write_bytes(out_dir / "history.json",
+                       json.dumps(result.history, indent=1).encode("utf-8"))
+    atomic_write_bytes(out_dir / "evaluation.json",
+                       json.dumps(evaluation.as_dict(), indent=1).encode("utf-8"))
+    atomic_write_bytes(out_dir / "evaluation.txt", (str(evaluation) + "\n").encode("utf-8"))
+    out.write(f"trained {args.model} on {dataset.name} for {result.epochs_run} epochs in "
+              f"{result.wall_time:.1f} s (best epoch {result.best_epoch})\n")
+    out.write(f"test accuracy {evaluation.accuracy:.4f}, loss {evaluation.loss:.4f}\n")
+    out.write(f"wrote {model_path}, history.json, evaluation.json to {out_dir}\n")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
+    from kerasdigits.datasets import load_dataset
+    from kerasdigits.training import evaluate, load_model
+
+    model = load_model(args.model_file)
+    dataset = load_dataset(args.dataset, data_dir=args.data_dir)
+    out.write(str(evaluate(model, dataset)) + "\n")
+    return 0
+
+
+def _read_picture(path: str) -> Any:
+    import numpy as np
+
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError:
+        raise _FailureError("reading pictures needs Pillow: pip install pillow") from None
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return np.asarray(img.convert("RGBA" if "A" in img.getbands() else "RGB"))
+    except FileNotFoundError:
+        raise _FailureError(f"{path}: no such file") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise _FailureError(f"{path}: not a readable image ({exc})") from None
+
+
+def _cmd_predict(args: argparse.Namespace, out: TextIO) -> int:
+    import numpy as np
+
+    from kerasdigits.training import load_model, predict
+
+    model = load_model(args.model_file)
+    names = _class_names(args.dataset)
+    for path in args.images:
+        picture = _read_picture(path)
+        if args.no_preprocess:
+            gray = picture[..., :3].mean(axis=-1) if picture.ndim == 3 else picture
+            image = np.rint(gray).astype(np.uint8)
+        else:
+            from kerasdigits.transforms import to_mnist
+
+            image = to_mnist(picture)
+        label, probs = predict(model, image)
+        k = int(label)
+        name = names[k] if k < len(names) else str(k)
+        out.write(f"{path}: {name} (p={float(probs[k]):.3f})\n")
+    return 0
+
+
+def _class_names(dataset: str | None) -> tuple[str, ...]:
+    if dataset is None:
+        return tuple(str(i) for i in range(10))
+    from kerasdigits.datasets import dataset_info
+
+    return dataset_info(dataset).class_names
+
+
+class _UsageError(Exception):
+    """A usage error found after parsing (exit code 2)."""
+
+
+class _FailureError(KerasDigitsError):
+    """An expected failure with a one-line message (exit code 1)."""
+
+
 def _validation_size(text: str) -> float:
     try:
         return int(text)
@@ -70,6 +206,10 @@ def _validation_size(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"expected a count (int) or a fraction (float), got {text!r}"
         ) from None
+
+
+def _validation_arg(text: str) -> str | float:
+    return text if text in ("auto", "test", "none") else _validation_size(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +234,39 @@ def build_parser() -> argparse.ArgumentParser:
                    help="carve a stratified validation split out of train (count or fraction)")
     p.add_argument("--seed", type=int, default=0, help="seed of the validation split")
     p.set_defaults(func=_cmd_summary)
+
+    p = sub.add_parser("models", help="list the model zoo")
+    p.add_argument("pattern", nargs="?", default=None, help="fnmatch pattern, e.g. 'mlp*'")
+    p.add_argument("--tag", action="append", help="only models with this tag (repeatable)")
+    p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("train", help="train a zoo model and keep the best one")
+    p.add_argument("model", help="zoo model name (see 'kerasdigits models')")
+    p.add_argument("--dataset", default="mnist", help="dataset name (default: mnist)")
+    p.add_argument("--data-dir", help="a folder to look in first for the dataset")
+    p.add_argument("--epochs", type=int, help="epochs (default: the model's recipe)")
+    p.add_argument("--batch-size", type=int, help="batch size (default: the model's recipe)")
+    p.add_argument("--out", default="run", help="output folder (default: run)")
+    p.add_argument("--preset", default="default", help="callback preset: default, quick, logs")
+    p.add_argument("--validation", default="auto", type=_validation_arg,
+                   help="auto, test, none, or a size to carve out of train")
+    p.add_argument("--seed", type=int, help="seed for a reproducible run")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a saved .keras model")
+    p.add_argument("model_file", help="a .keras file (e.g. run/model.keras)")
+    p.add_argument("--dataset", default="mnist", help="dataset name (default: mnist)")
+    p.add_argument("--data-dir", help="a folder to look in first for the dataset")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("predict", help="classify pictures (PNG, JPEG) of one digit each")
+    p.add_argument("model_file", help="a .keras file")
+    p.add_argument("images", nargs="+", help="picture files")
+    p.add_argument("--dataset", help="name the classes as this dataset does (e.g. fashion_mnist)")
+    p.add_argument("--no-preprocess", action="store_true",
+                   help="feed the pixels as they are (28x28 grayscale) instead of to_mnist()")
+    p.set_defaults(func=_cmd_predict)
     return parser
 
 
@@ -107,8 +280,13 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     stream = out or sys.stdout
     try:
         return int(args.func(args, stream))
-    except (KerasDigitsError, ValueError, OSError) as exc:
-        message = str(exc).strip() or type(exc).__name__
+    except _UsageError as exc:
+        parser.print_usage(sys.stderr)
+        sys.stderr.write(f"kerasdigits: error: {exc}\n")
+        return 2
+    except (KerasDigitsError, ValueError, KeyError, OSError) as exc:
+        message = (exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)).strip()
+        message = message or type(exc).__name__
         first, _, rest = message.partition("\n")
         sys.stderr.write(f"kerasdigits: error: {first}\n")
         if rest:

@@ -95,6 +95,63 @@ class Split:
         """Return how many examples each class has."""
         return np.bincount(self.labels, minlength=num_classes).astype(np.int64)
 
+    def to_tf(
+        self,
+        batch_size: int = 32,
+        *,
+        shuffle: bool = False,
+        seed: int | None = None,
+        repeat: bool = False,
+        drop_remainder: bool = False,
+        one_hot: int | None = None,
+        prefetch: bool = True,
+    ) -> tf.data.Dataset:
+        """Return a batched ``tf.data.Dataset`` of ``(images, labels)``.
+
+        Images stay ``uint8`` with shape ``(batch, 28, 28)``; normalize inside the model (see
+        :mod:`kerasdigits.transforms`), so no float copy of the data is made. Batches are
+        gathered from a shuffled index stream, which is much faster than shuffling single
+        examples, and the next batch is prefetched while the model trains.
+
+        Args:
+            batch_size: Examples per batch.
+            shuffle: Reshuffle every epoch.
+            seed: Shuffle seed (``None``: not reproducible).
+            repeat: Repeat forever (pass ``steps_per_epoch`` to ``fit``).
+            drop_remainder: Drop the last, smaller batch.
+            one_hot: Number of classes to one-hot encode labels to (``float32``); ``None``
+                keeps ``uint8`` class indices.
+            prefetch: Prefetch batches (``tf.data.AUTOTUNE``).
+
+        Returns:
+            The ``tf.data.Dataset``.
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
+                or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        batch_size = int(batch_size)
+        tf = _lazy.tensorflow()
+        images = tf.constant(self.images)
+        labels = tf.constant(self.labels)
+        n = len(self)
+        indices = tf.data.Dataset.range(n)
+        if shuffle:
+            indices = indices.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            indices = indices.repeat()
+        batches = indices.batch(batch_size, drop_remainder=drop_remainder)
+
+        def gather(idx: Any) -> tuple[Any, Any]:
+            y = tf.gather(labels, idx)
+            if one_hot is not None:
+                y = tf.one_hot(tf.cast(y, tf.int32), one_hot, dtype=tf.float32)
+            return tf.gather(images, idx), y
+
+        result = batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        if prefetch:
+            result = result.prefetch(tf.data.AUTOTUNE)
+        return result
+
 
 def _resolve_count(validation_size: float, n: int) -> int:
     if isinstance(validation_size, bool) or not isinstance(validation_size, numbers.Real):
@@ -267,10 +324,9 @@ class Dataset:
     ) -> tf.data.Dataset:
         """Return a batched ``tf.data.Dataset`` of ``(images, labels)`` for one split.
 
-        Images stay ``uint8`` with shape ``(batch, 28, 28)``; normalize inside the model (see
-        :mod:`kerasdigits.transforms`), so no float copy of the data is made. Batches are
-        gathered from a shuffled index stream, which is much faster than shuffling single
-        examples, and the next batch is prefetched while the model trains.
+        The same as ``dataset.split(split).to_tf(...)`` (see :meth:`Split.to_tf`), with
+        ``shuffle`` defaulting to ``True`` for train only and one-hot labels sized to the
+        dataset's classes.
 
         Args:
             split: ``"train"``, ``"validation"`` or ``"test"``.
@@ -285,32 +341,12 @@ class Dataset:
         Returns:
             The ``tf.data.Dataset``.
         """
-        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
-                or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        batch_size = int(batch_size)
-        tf = _lazy.tensorflow()
-        data = self.split(split)
-        images = tf.constant(data.images)
-        labels = tf.constant(data.labels)
-        n = len(data)
-        if shuffle is None:
-            shuffle = split == "train"
-        indices = tf.data.Dataset.range(n)
-        if shuffle:
-            indices = indices.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-        if repeat:
-            indices = indices.repeat()
-        batches = indices.batch(batch_size, drop_remainder=drop_remainder)
-        num_classes = self.num_classes
-
-        def gather(idx: Any) -> tuple[Any, Any]:
-            y = tf.gather(labels, idx)
-            if one_hot:
-                y = tf.one_hot(tf.cast(y, tf.int32), num_classes, dtype=tf.float32)
-            return tf.gather(images, idx), y
-
-        result = batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        if prefetch:
-            result = result.prefetch(tf.data.AUTOTUNE)
-        return result
+        return self.split(split).to_tf(
+            batch_size,
+            shuffle=split == "train" if shuffle is None else shuffle,
+            seed=seed,
+            repeat=repeat,
+            drop_remainder=drop_remainder,
+            one_hot=self.num_classes if one_hot else None,
+            prefetch=prefetch,
+        )

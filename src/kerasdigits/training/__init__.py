@@ -1,0 +1,24 @@
+"""Training, evaluation and prediction helpers.
+
+``train``, ``evaluate`` and ``predict`` are re-exported at the top level
+(``from kerasdigits import train``). TensorFlow is imported when they are first called.
+"""
+
+from __future__ import annotations
+
+from kerasdigits.training._evaluate import Evaluation, evaluate, evaluation_from_probabilities
+from kerasdigits.training._io import ModelFileError, load_model
+from kerasdigits.training._predict import predict
+from kerasdigits.training._train import TrainingError, TrainResult, train
+
+__all__ = [
+    "Evaluation",
+    "ModelFileError",
+    "TrainResult",
+    "TrainingError",
+    "evaluate",
+    "evaluation_from_probabilities",
+    "load_model",
+    "predict",
+    "train",
+]

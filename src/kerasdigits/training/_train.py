@@ -1,0 +1,308 @@
+"""``train``: fit a zoo model (or any Keras model) on a dataset with the spec's recipe."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from kerasdigits import _lazy
+from kerasdigits._errors import KerasDigitsError
+from kerasdigits.datasets import Dataset, Split, load_dataset
+from kerasdigits.training._feeding import model_input_spec
+
+if TYPE_CHECKING:
+    from kerasdigits.models import ModelSpec
+
+__all__ = ["TrainResult", "TrainingError", "train"]
+
+Validation = Literal["auto", "test", "none"] | float | Split | None
+_DEFAULT_VALIDATION_FRACTION = 0.1
+
+
+class TrainingError(KerasDigitsError, ValueError):
+    """Training was asked for something it cannot do (bad arguments, nothing to resume...)."""
+
+
+@dataclass(frozen=True, eq=False)
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes:
+        model: The trained Keras model (with the best weights restored when early stopping
+            was on).
+        history: Per-epoch metrics as plain lists (``{"loss": [...], "val_accuracy": [...]}``),
+            including the epochs of a run that was resumed.
+        best_epoch: The 1-based epoch with the lowest validation loss (training loss when there
+            was no validation).
+        wall_time: Seconds spent in ``fit`` in this call.
+        epochs_run: Epochs trained in this call.
+        initial_epoch: Epochs already done before this call (non-zero when resuming).
+        checkpoint_dir: Where checkpoints were written, or ``None``.
+        checkpoint_paths: The checkpoint files written, oldest first.
+        validation: Which data was used for validation (``"validation split"``,
+            ``"carved from train"``, ``"test split"`` or ``"none"``).
+    """
+
+    model: Any
+    history: dict[str, list[float]]
+    best_epoch: int
+    wall_time: float
+    epochs_run: int
+    initial_epoch: int = 0
+    checkpoint_dir: Path | None = None
+    checkpoint_paths: tuple[Path, ...] = field(default=())
+    validation: str = "none"
+
+    def __repr__(self) -> str:
+        return (f"TrainResult(model={self.model.name!r}, epochs_run={self.epochs_run}, "
+                f"best_epoch={self.best_epoch}, wall_time={self.wall_time:.1f}s)")
+
+
+def _pick_validation(dataset: Dataset, validation: Validation, fraction: float, seed: int
+                     ) -> tuple[Dataset, Split | None, str]:
+    if isinstance(validation, Split):
+        return dataset, validation, "given split"
+    if validation is None or validation == "none":
+        return dataset, None, "none"
+    if validation == "test":
+        return dataset, dataset.test, "test split"
+    if validation == "auto":
+        if dataset.validation is not None:
+            return dataset, dataset.validation, "validation split"
+        carved = dataset.with_validation(fraction, seed=seed)
+        return carved, carved.validation, "carved from train"
+    if isinstance(validation, (int, float)) and not isinstance(validation, bool):
+        if dataset.validation is not None:
+            raise TrainingError("the dataset already has a validation split; pass "
+                                "validation='auto' to use it")
+        carved = dataset.with_validation(validation, seed=seed)
+        return carved, carved.validation, "carved from train"
+    raise TrainingError(
+        f"validation must be 'auto', 'test', 'none', a size (int or fraction) or a Split, "
+        f"got {validation!r}"
+    )
+
+
+def _pipeline(split: Split, model: Any, batch_size: int, *, shuffle: bool,
+              seed: int | None) -> Any:
+    """A tf.data pipeline of uint8 batches, adapted on the fly to the model's input."""
+    tf = _lazy.tensorflow()
+    data = split.to_tf(batch_size, shuffle=shuffle, seed=seed, prefetch=False)
+    shape, dtype = model_input_spec(model)
+    if dtype != "uint8" or tuple(shape) != split.images.shape[1:]:
+        target = tuple(shape)
+
+        def adapt(x: Any, y: Any) -> tuple[Any, Any]:
+            x = tf.reshape(x, (-1, *target))
+            if dtype != "uint8":
+                x = tf.cast(x, dtype) * (1.0 / 255.0)
+            return x, y
+
+        data = data.map(adapt, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return data.prefetch(tf.data.AUTOTUNE)
+
+
+def _resolve_model(model_or_name: Any, num_classes: int, **build_kwargs: Any
+                   ) -> tuple[Any, ModelSpec | None]:
+    if isinstance(model_or_name, str):
+        from kerasdigits.models import build, get_model_spec
+
+        spec = get_model_spec(model_or_name)
+        build_kwargs.setdefault("preprocessing", "unit")
+        if num_classes != 10:
+            build_kwargs.setdefault("num_classes", num_classes)
+        return build(model_or_name, **build_kwargs), spec
+    if build_kwargs:
+        raise TrainingError(
+            f"build arguments {sorted(build_kwargs)} only apply when a model name is given"
+        )
+    if not hasattr(model_or_name, "fit"):
+        raise TrainingError(
+            f"train() takes a zoo model name or a Keras model, got {type(model_or_name).__name__}"
+        )
+    from kerasdigits.models import get_model_spec
+
+    try:
+        return model_or_name, get_model_spec(model_or_name.name)
+    except KeyError:
+        return model_or_name, None
+
+
+def _callbacks(callbacks: str | Sequence[Any] | None, directory: Path, has_validation: bool,
+               patience: int | None, metrics: Sequence[str],
+               history: dict[str, list[float]]) -> list[Any]:
+    from kerasdigits import callbacks as presets
+
+    if callbacks is None:
+        return []
+    if not isinstance(callbacks, str):
+        return list(callbacks)
+    monitor = "val_loss" if has_validation else "loss"
+    overrides: dict[str, Any] = {"monitor": monitor}
+    if patience is not None:
+        overrides["patience"] = patience
+    if callbacks in ("default", "logs"):
+        overrides["directory"] = directory
+        overrides["validation"] = has_validation
+        overrides["metrics"] = tuple(metrics)
+        overrides["history"] = history
+        if not has_validation:
+            overrides["filename"] = "{name}-{epoch:02d}-{loss:.4f}.keras"
+    return presets.preset(callbacks, **overrides)
+
+
+def _compiled_metrics(model: Any) -> list[str]:
+    config = getattr(model, "_compile_config", None)
+    cfg = getattr(config, "config", None) or {}
+    metrics = cfg.get("metrics") or []
+    names: list[str] = []
+    for metric in metrics if isinstance(metrics, (list, tuple)) else [metrics]:
+        names.append(metric if isinstance(metric, str) else getattr(metric, "name", "metric"))
+    return names or ["accuracy"]
+
+
+def train(
+    model_or_name: Any,
+    dataset: Dataset | str,
+    *,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    validation: Validation = "auto",
+    callbacks: str | Sequence[Any] | None = "default",
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    seed: int | None = None,
+    verbose: int | Literal["auto"] = "auto",
+    **build_kwargs: Any,
+) -> TrainResult:
+    """Train a model on a dataset.
+
+    Defaults (epochs, batch size, learning-rate schedule, early-stopping patience, how much of
+    train to hold out for validation) come from the model's spec recipe. Images stay ``uint8``
+    in a ``tf.data`` pipeline and are normalized inside the model, so no float copy of the
+    dataset is made.
+
+    Args:
+        model_or_name: A zoo name (built with ``preprocessing="unit"``, so it takes raw
+            pixels) or a Keras model (used as compiled; compiled with Adam if it is not).
+        dataset: A :class:`~kerasdigits.datasets.Dataset` or a dataset name.
+        epochs: Epochs to train (in total, when resuming); default from the recipe.
+        batch_size: Default from the recipe.
+        validation: ``"auto"`` (the dataset's validation split, else a stratified part of
+            train carved out with the recipe's ``validation_size`` or 10%), a size (int or
+            fraction) to carve, a :class:`~kerasdigits.datasets.Split`, ``"test"`` (the test
+            split, as the tutorials did: a shortcut that leaks the test set into model
+            selection), or ``"none"``.
+        callbacks: A preset name (see :func:`kerasdigits.callbacks.preset`; ``"default"``:
+            best-only checkpoints and early stopping), a list of Keras callbacks, or ``None``.
+        checkpoint_dir: Folder for checkpoints (default ``checkpoints/<model name>``).
+        resume: Continue from the newest checkpoint in ``checkpoint_dir`` (weights, optimizer
+            state and epoch count); starts fresh, saying so, if there is none.
+        seed: Seed for weights, shuffling and the validation split; the same seed gives the
+            same history on the same machine.
+        verbose: Keras verbosity: ``"auto"`` (progress bar on a terminal, a line per epoch
+            otherwise), 0, 1 or 2.
+        **build_kwargs: Passed to :func:`kerasdigits.build` with a model name (``style``,
+            ``dropout``...).
+
+    Returns:
+        A :class:`TrainResult`.
+
+    Raises:
+        TrainingError: Bad arguments, or ``resume=True`` with a model that is not a name.
+    """
+    keras = _lazy.keras()
+    if isinstance(dataset, str):
+        dataset = load_dataset(dataset)
+    if not isinstance(dataset, Dataset):
+        raise TrainingError(f"dataset must be a Dataset or a name, got {type(dataset).__name__}")
+    if seed is not None:
+        keras.utils.set_random_seed(int(seed))
+    model, spec = _resolve_model(model_or_name, dataset.num_classes, **build_kwargs)
+    recipe = spec.recipe if spec is not None else None
+    epochs = int(epochs if epochs is not None else (recipe.epochs if recipe else 10))
+    batch_size = int(batch_size if batch_size is not None else
+                     (recipe.batch_size if recipe else 128))
+    if epochs < 1 or batch_size < 1:
+        raise TrainingError(f"epochs and batch_size must be positive, got {epochs}, {batch_size}")
+    fraction = (recipe.validation_size if recipe and recipe.validation_size
+                else _DEFAULT_VALIDATION_FRACTION)
+    dataset, val_split, val_note = _pick_validation(dataset, validation, fraction,
+                                                    seed if seed is not None else 0)
+    steps = -(-len(dataset.train) // batch_size)
+
+    if spec is not None and isinstance(model_or_name, str):
+        base = spec.compile_settings.learning_rate or 0.001
+        lr = recipe.learning_rate_schedule(steps, base) if recipe else None
+        model.compile(**spec.compile_settings.compile_kwargs(lr))
+    elif getattr(model, "optimizer", None) is None:
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+
+    directory = (Path(checkpoint_dir) if checkpoint_dir is not None
+                 else Path("checkpoints") / model.name)
+    initial_epoch = 0
+    previous: dict[str, list[float]] = {}
+    if resume:
+        from kerasdigits.callbacks import latest_checkpoint, read_history
+        from kerasdigits.training._io import load_model
+
+        found = latest_checkpoint(directory)
+        if found is None:
+            print(f"resume: no checkpoint in {directory}; starting from epoch 1", file=sys.stderr)
+        else:
+            path, initial_epoch = found
+            print(f"resume: continuing from {path} (epoch {initial_epoch} of {epochs})",
+                  file=sys.stderr)
+            model = load_model(path, compile=True)
+            previous = {k: v[:initial_epoch] for k, v in read_history(directory).items()}
+            if initial_epoch >= epochs:
+                raise TrainingError(
+                    f"resume: {path} has already trained {initial_epoch} epochs; ask for more "
+                    f"than {initial_epoch} epochs"
+                )
+
+    patience = recipe.early_stopping_patience if recipe else None
+    cbs = _callbacks(callbacks, directory, val_split is not None, patience,
+                     _compiled_metrics(model), previous)
+    train_data = _pipeline(dataset.train, model, batch_size, shuffle=True, seed=seed)
+    val_data = (_pipeline(val_split, model, max(batch_size, 256), shuffle=False, seed=None)
+                if val_split is not None else None)
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
+    start = time.perf_counter()
+    history = model.fit(train_data, validation_data=val_data, epochs=epochs, shuffle=False,
+                        initial_epoch=initial_epoch, callbacks=cbs, verbose=verbose)
+    wall = time.perf_counter() - start
+
+    new = {k: [float(v) for v in values] for k, values in history.history.items()}
+    merged = {k: previous.get(k, []) + new.get(k, []) for k in new}
+    key = "val_loss" if "val_loss" in merged else "loss"
+    best_epoch = int(np.argmin(merged[key])) + 1 if merged.get(key) else 0
+    paths: tuple[Path, ...] = ()
+    if isinstance(callbacks, str) and callbacks in ("default", "logs"):
+        paths = _checkpoint_files(directory)
+    return TrainResult(model=model, history=merged, best_epoch=best_epoch, wall_time=wall,
+                       epochs_run=len(new.get("loss", [])), initial_epoch=initial_epoch,
+                       checkpoint_dir=directory if paths else None, checkpoint_paths=paths,
+                       validation=val_note)
+
+
+def _checkpoint_files(directory: Path) -> tuple[Path, ...]:
+    import json
+
+    from kerasdigits.callbacks import CHECKPOINT_INDEX
+
+    try:
+        entries = json.loads((directory / CHECKPOINT_INDEX).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ()
+    files = [directory / e["path"] for e in sorted(entries, key=lambda e: e["epoch"])]
+    return tuple(p for p in files if p.is_file())

@@ -1,0 +1,167 @@
+"""The CLI's models, train, evaluate and predict commands: outputs, files and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kerasdigits import cli, load_dataset
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run")
+    code = cli.main(["train", "mlp2x512", "--dataset", "mnist_sample", "--epochs", "1",
+                     "--out", str(out), "--seed", "0"])
+    assert code == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def digit_pngs(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, int]]:
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("pngs")
+    test = load_dataset("mnist_sample").test
+    files = []
+    for i in range(8):
+        # A phone-photo-like picture: big, dark ink on light paper, RGB, off-centre.
+        canvas = np.full((120, 90), 235, np.uint8)
+        big = np.asarray(Image.fromarray(test.images[i]).resize((70, 70), Image.BILINEAR))
+        canvas[30:100, 5:75] = 235 - (big.astype(np.int32) * 235 // 255)
+        path = folder / f"digit{i}.png"
+        Image.fromarray(np.stack([canvas] * 3, axis=-1)).save(path)
+        files.append((path, int(test.labels[i])))
+    return files
+
+
+def test_train_writes_model_history_and_evaluation(run_dir: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert (run_dir / "model.keras").is_file()
+    history = json.loads((run_dir / "history.json").read_text())
+    assert len(history["loss"]) == 1 and "val_accuracy" in history
+    evaluation = json.loads((run_dir / "evaluation.json").read_text())
+    assert 0.5 < evaluation["accuracy"] <= 1.0
+    assert evaluation["num_examples"] == 1000
+    assert np.asarray(evaluation["confusion_matrix"]).sum() == 1000
+    assert (run_dir / "checkpoints" / "last.keras").is_file()
+
+
+def test_evaluate_command_prints_the_table(run_dir: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    expected = json.loads((run_dir / "evaluation.json").read_text())["accuracy"]
+    assert cli.main(["evaluate", str(run_dir / "model.keras"), "--dataset", "mnist_sample"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"accuracy {expected:.4f}")
+    assert "confusion matrix" in out
+
+
+def test_predict_command_on_photos(run_dir: Path, digit_pngs: list[tuple[Path, int]],
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["predict", str(run_dir / "model.keras"), *(str(p) for p, _ in digit_pngs)]
+    assert cli.main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(digit_pngs)
+    right = 0
+    for line, (path, label) in zip(lines, digit_pngs, strict=True):
+        name, _, rest = line.partition(": ")
+        assert name == str(path)
+        predicted, prob = rest.split(" (p=")
+        assert 0.0 <= float(prob.rstrip(")")) <= 1.0
+        right += int(predicted) == label
+    assert right >= 6  # one epoch of training; to_mnist makes the photos look like MNIST
+
+
+def test_predict_no_preprocess_feeds_28x28_pixels(run_dir: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from PIL import Image
+
+    from kerasdigits import load_model, predict
+
+    image = load_dataset("mnist_sample").test.images[3]
+    path = tmp_path / "raw.png"
+    Image.fromarray(image).save(path)
+    assert cli.main(["predict", str(run_dir / "model.keras"), str(path), "--no-preprocess"]) == 0
+    label, _ = predict(load_model(run_dir / "model.keras"), image)
+    assert capsys.readouterr().out.startswith(f"{path}: {int(label)} (p=")
+
+
+def test_predict_class_names_from_dataset(run_dir: Path, digit_pngs: list[tuple[Path, int]],
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["predict", str(run_dir / "model.keras"), str(digit_pngs[0][0]), "--dataset",
+            "fashion_mnist"]
+    assert cli.main(argv) == 0
+    fashion = load_dataset("fashion_mnist_sample").class_names
+    assert capsys.readouterr().out.split(": ", 1)[1].split(" (p=")[0] in fashion
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "mlp2x521", "--dataset", "mnist_sample"], "Did you mean one of 'mlp2x512'"),
+        (["train", "mlp256", "--dataset", "mnsit_sample"], "unknown dataset 'mnsit_sample'"),
+        (["evaluate", "missing.keras", "--dataset", "mnist_sample"], "model file not found"),
+        (["train", "mlp256", "--dataset", "mnist_sample", "--preset", "fast"], "unknown callback"),
+    ],
+)
+def test_expected_failures_exit_1_with_one_line(argv: list[str], message: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("kerasdigits: error: ")
+    assert message in err.splitlines()[0]
+    assert "Traceback" not in err
+
+
+def test_predict_bad_image_file(run_dir: Path, tmp_path: Path,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    assert cli.main(["predict", str(run_dir / "model.keras"), str(bad)]) == 1
+    assert f"{bad}: not a readable image" in capsys.readouterr().err
+    assert cli.main(["predict", str(run_dir / "model.keras"), str(tmp_path / "nope.png")]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["train"], ["train", "mlp256", "--epochs", "x"],
+                                  ["predict", "m.keras"], ["models", "--tag"]])
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(argv) == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_models_command_lists_the_zoo(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["models", "mlp*"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines()[1:-1]}
+    assert set(rows) == {"mlp256", "mlp2x512", "mlp512"}
+    assert "669,706" in rows["mlp2x512"]
+    assert "203,530" in rows["mlp256"]
+    assert "mnist 97.70%" in rows["mlp256"]
+
+
+def test_models_command_unknown_pattern_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["models", "resnet*"]) == 2
+    assert "no model matches 'resnet*'" in capsys.readouterr().err
+
+
+def test_console_script_quick_start(tmp_path: Path) -> None:
+    """The README's quick start, as a user runs it: the installed `kerasdigits` command."""
+    exe = Path(sys.executable).with_name("kerasdigits")
+    if not exe.exists():
+        pytest.fail(f"console script not installed next to {sys.executable}")
+    result = subprocess.run(
+        [str(exe), "train", "mlp2x512", "--dataset", "mnist_sample", "--epochs", "1", "--out",
+         str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "test accuracy" in result.stdout
+    assert (tmp_path / "run" / "model.keras").is_file()

@@ -1,0 +1,215 @@
+"""train, evaluate and predict."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kerasdigits import build, evaluate, load_dataset, predict, train
+from kerasdigits.datasets import Dataset, Split
+from kerasdigits.training import (
+    Evaluation,
+    ModelFileError,
+    TrainingError,
+    evaluation_from_probabilities,
+    load_model,
+)
+
+
+@pytest.fixture(scope="module")
+def small() -> Dataset:
+    ds = load_dataset("mnist_sample")
+    return dataclasses.replace(ds, train=ds.train.take(slice(0, 1500)),
+                               test=ds.test.take(slice(0, 400)))
+
+
+@pytest.fixture(scope="module")
+def trained(small: Dataset, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    return train("mlp256", small, epochs=2, seed=0, verbose=0,
+                 checkpoint_dir=tmp_path_factory.mktemp("ckpt"))
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def test_evaluation_numbers_match_a_hand_computed_case() -> None:
+    probs = np.array(
+        [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4], [0.5, 0.4, 0.1], [0.2, 0.2, 0.6]]
+    )
+    labels = np.array([0, 1, 2, 1, 0])
+    ev = evaluation_from_probabilities(probs, labels, ("a", "b", "c"))
+    assert ev.accuracy == pytest.approx(3 / 5)
+    expected_loss = -(math.log(0.7) + math.log(0.8) + math.log(0.4) + math.log(0.4)
+                      + math.log(0.2)) / 5
+    assert ev.loss == pytest.approx(expected_loss)
+    assert ev.confusion_matrix.tolist() == [[1, 0, 1], [1, 1, 0], [0, 0, 1]]
+    assert ev.per_class_accuracy.tolist() == pytest.approx([0.5, 0.5, 1.0])
+    assert ev.misclassified.tolist() == [3, 4]
+    assert ev.predictions.tolist() == [0, 1, 2, 0, 2]
+    assert ev.num_examples == 5
+
+
+def test_evaluation_class_without_examples_is_nan_and_printed_as_dash() -> None:
+    ev = evaluation_from_probabilities(np.eye(3)[[0, 0, 1]], [0, 0, 1], ("a", "b", "c"))
+    assert math.isnan(ev.per_class_accuracy[2])
+    row_c = next(line for line in str(ev).splitlines() if line.startswith("c "))
+    assert row_c.split()[-1] == "-"
+    assert ev.as_dict()["per_class_accuracy"]["c"] is None
+
+
+def test_evaluation_rejects_mismatched_shapes() -> None:
+    with pytest.raises(ValueError, match=r"shape \(2, 3\)"):
+        evaluation_from_probabilities(np.zeros((3, 3)), [0, 1], ("a", "b", "c"))
+
+
+def test_evaluate_agrees_with_keras_evaluate(trained, small: Dataset) -> None:  # type: ignore[no-untyped-def]
+    ev = evaluate(trained.model, small)
+    keras_loss, keras_acc = trained.model.evaluate(small.test.images, small.test.labels,
+                                                   verbose=0)
+    assert isinstance(ev, Evaluation)
+    assert ev.accuracy == pytest.approx(keras_acc, abs=1e-6)
+    assert ev.loss == pytest.approx(keras_loss, rel=1e-4)
+    assert ev.confusion_matrix.sum() == len(small.test)
+    assert np.trace(ev.confusion_matrix) == round(ev.accuracy * len(small.test))
+    wrong = ev.misclassified
+    assert (ev.predictions[wrong] != small.test.labels[wrong]).all()
+    text = str(ev)
+    assert text.startswith(f"accuracy {ev.accuracy:.4f}")
+    assert "confusion matrix (rows: true, columns: predicted)" in text
+
+
+def test_evaluate_accepts_a_split_and_a_model_file(trained, small: Dataset,  # type: ignore[no-untyped-def]
+                                                   tmp_path: Path) -> None:
+    path = tmp_path / "m.keras"
+    trained.model.save(path)
+    from_file = evaluate(path, small.test)
+    assert from_file.accuracy == pytest.approx(evaluate(trained.model, small).accuracy)
+    assert from_file.class_names == tuple(str(i) for i in range(10))
+
+
+def test_evaluate_rejects_other_data(trained) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TypeError, match="Dataset or a Split"):
+        evaluate(trained.model, np.zeros((2, 28, 28)))  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- predict
+
+
+def test_predict_single_and_batched_uint8_and_float(trained, small: Dataset) -> None:  # type: ignore[no-untyped-def]
+    images = small.test.images[:5]
+    labels, probs = predict(trained.model, images)
+    assert labels.shape == (5,) and probs.shape == (5, 10)
+    assert probs.sum(axis=1) == pytest.approx(np.ones(5), abs=1e-5)
+    assert (labels == probs.argmax(axis=1)).all()
+    one_label, one_probs = predict(trained.model, images[0])
+    assert one_label.shape == () and int(one_label) == labels[0]
+    assert one_probs == pytest.approx(probs[0], abs=1e-6)
+    float_labels, float_probs = predict(trained.model, images.astype(np.float32) / 255.0)
+    assert (float_labels == labels).all()
+    assert float_probs == pytest.approx(probs, abs=1e-5)
+    flat_label, _ = predict(trained.model, images[0].reshape(784))
+    assert int(flat_label) == labels[0]
+    chan_label, _ = predict(trained.model, images[0][..., None])
+    assert int(chan_label) == labels[0]
+
+
+def test_predict_matches_keras_predict(trained, small: Dataset) -> None:  # type: ignore[no-untyped-def]
+    _, probs = predict(trained.model, small.test.images[:50])
+    expected = trained.model.predict(small.test.images[:50], verbose=0)
+    assert probs == pytest.approx(expected, abs=1e-5)
+
+
+def test_predict_on_a_float_input_model(small: Dataset) -> None:
+    model = build("convnet")  # the tutorial's float (28, 28, 1) input, no preprocessing
+    labels, probs = predict(model, small.test.images[:3])
+    assert labels.shape == (3,) and probs.shape == (3, 10)
+
+
+def test_predict_rejects_bad_shapes_and_dtypes(trained) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match=r"do not fit the model's input"):
+        predict(trained.model, np.zeros((2, 27, 27), np.uint8))
+    with pytest.raises(ValueError, match="uint8 or float"):
+        predict(trained.model, np.zeros((28, 28), bool))
+
+
+def test_load_model_errors(tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError, match="not found"):
+        load_model(tmp_path / "missing.keras")
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ModelFileError, match="cannot load model"):
+        load_model(bad)
+    (tmp_path / "m.h5").write_bytes(b"")
+    with pytest.raises(ModelFileError, match=r"'\.keras'"):
+        load_model(tmp_path / "m.h5")
+
+
+# ----------------------------------------------------------------------------- train
+
+
+def test_train_result_and_defaults_from_the_recipe(trained, small: Dataset) -> None:  # type: ignore[no-untyped-def]
+    assert trained.epochs_run == 2
+    assert set(trained.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(v) == 2 for v in trained.history.values())
+    assert trained.validation == "carved from train"
+    assert trained.best_epoch == int(np.argmin(trained.history["val_loss"])) + 1
+    assert trained.wall_time > 0
+    # The model takes raw uint8 pixels: a name is built with in-model preprocessing.
+    assert trained.model.inputs[0].dtype == "uint8"
+    assert evaluate(trained.model, small).accuracy > 0.6
+
+
+def test_train_is_reproducible_with_a_seed(small: Dataset) -> None:
+    tiny = dataclasses.replace(small, train=small.train.take(slice(0, 600)))
+    a = train("mlp256", tiny, epochs=1, seed=7, callbacks=None, verbose=0)
+    b = train("mlp256", tiny, epochs=1, seed=7, callbacks=None, verbose=0)
+    c = train("mlp256", tiny, epochs=1, seed=8, callbacks=None, verbose=0)
+    assert a.history == b.history
+    assert a.history != c.history
+
+
+@pytest.mark.parametrize(
+    ("validation", "note", "has_val"),
+    [("test", "test split", True), ("none", "none", False), (None, "none", False),
+     (300, "carved from train", True)],
+)
+def test_train_validation_choices(small: Dataset, validation: object, note: str,
+                                  has_val: bool) -> None:
+    result = train("mlp256", small, epochs=1, validation=validation,  # type: ignore[arg-type]
+                   callbacks=None, verbose=0)
+    assert result.validation == note
+    assert ("val_loss" in result.history) is has_val
+
+
+def test_train_uses_an_existing_validation_split(small: Dataset) -> None:
+    ds = small.with_validation(200)
+    result = train("mlp256", ds, epochs=1, callbacks=None, verbose=0)
+    assert result.validation == "validation split"
+
+
+def test_train_accepts_a_split_for_validation(small: Dataset) -> None:
+    val = Split(small.test.images[:100], small.test.labels[:100])
+    result = train("mlp256", small, epochs=1, validation=val, callbacks=None, verbose=0)
+    assert result.validation == "given split"
+
+
+def test_train_a_keras_model_with_float_input(small: Dataset) -> None:
+    model = build("mlp256")  # float (784,) input, compiled from its spec
+    result = train(model, small, epochs=1, callbacks=None, verbose=0)
+    assert result.model is model
+    assert evaluate(model, small).accuracy > 0.5
+
+
+def test_train_errors(small: Dataset) -> None:
+    with pytest.raises(KeyError, match="Did you mean one of 'mlp256'"):
+        train("mlp265", small, epochs=1, verbose=0)
+    with pytest.raises(TrainingError, match="validation must be"):
+        train("mlp256", small, epochs=1, validation="train", verbose=0)  # type: ignore[arg-type]
+    with pytest.raises(TrainingError, match="only apply when a model name is given"):
+        train(build("mlp256"), small, epochs=1, dropout=0.1, verbose=0)
+    with pytest.raises(TrainingError, match="Dataset or a name"):
+        train("mlp256", [1, 2, 3], verbose=0)  # type: ignore[arg-type]
