@@ -196,3 +196,31 @@ def test_resume_past_the_requested_epochs_is_an_error(small: Dataset, tmp_path: 
     train("mlp256", small, epochs=2, checkpoint_dir=tmp_path, verbose=0)
     with pytest.raises(TrainingError, match="already trained 2 epochs"):
         train("mlp256", small, epochs=2, checkpoint_dir=tmp_path, resume=True, verbose=0)
+
+
+def test_a_fresh_run_in_a_used_folder_does_not_resume_the_old_one(
+    small: Dataset, tmp_path: Path
+) -> None:
+    from kerasdigits import train
+
+    train("mlp256", small, epochs=3, checkpoint_dir=tmp_path, seed=0, verbose=0)
+    second = train("mlp256", small, epochs=1, checkpoint_dir=tmp_path, seed=5, verbose=0)
+    assert all(p.name in ("last.keras",) or p.name.startswith("mlp256-01-")
+               for p in second.checkpoint_paths), second.checkpoint_paths
+    path, epoch = callbacks.latest_checkpoint(tmp_path)  # type: ignore[misc]
+    assert (path.name, epoch) == ("last.keras", 1)
+    third = train("mlp256", small, epochs=2, checkpoint_dir=tmp_path, seed=5, resume=True,
+                  verbose=0)
+    assert third.initial_epoch == 1
+    assert len(third.history["loss"]) == 2
+    assert third.history["loss"][0] == pytest.approx(second.history["loss"][0])
+
+
+def test_explicit_checkpoint_callback_files_are_reported(small: Dataset, tmp_path: Path) -> None:
+    from kerasdigits import train
+
+    result = train("mlp256", small, epochs=1, verbose=0,
+                   callbacks=[callbacks.checkpoint(tmp_path / "mine")])
+    assert result.checkpoint_dir == tmp_path / "mine"
+    assert [p.parent for p in result.checkpoint_paths] == [tmp_path / "mine"]
+    assert result.checkpoint_paths[0].name.startswith("mlp256-01-")

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import string
@@ -33,6 +34,7 @@ __all__ = [
     "CallbackError",
     "checkpoint",
     "early_stopping",
+    "forget_checkpoints",
     "last_checkpoint",
     "latest_checkpoint",
     "preset",
@@ -126,6 +128,8 @@ def _checkpoint_class() -> type:
         def __init__(self, filepath: str, **kwargs: Any) -> None:
             super().__init__(filepath, **kwargs)
             self._template = str(filepath)
+            #: The folder this callback writes into (read by ``train`` for its result).
+            self.directory = Path(filepath).parent
 
         def set_model(self, model: Any) -> None:
             super().set_model(model)
@@ -219,6 +223,17 @@ def last_checkpoint(directory: str | os.PathLike[str], *, history: dict[str, lis
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     return _last_checkpoint_class()(folder, history or {})
+
+
+def forget_checkpoints(directory: str | os.PathLike[str]) -> None:
+    """Start a fresh run in ``directory``: drop its checkpoint index and saved history.
+
+    Earlier checkpoint files stay on disk, but :func:`latest_checkpoint` no longer returns
+    them, so a later ``resume`` continues this run, not an older one.
+    """
+    for name in (CHECKPOINT_INDEX, HISTORY_FILE, LAST_CHECKPOINT):
+        with contextlib.suppress(FileNotFoundError):
+            (Path(directory) / name).unlink()
 
 
 def latest_checkpoint(directory: str | os.PathLike[str]) -> tuple[Path, int] | None:

@@ -269,6 +269,10 @@ def train(
                     f"than {initial_epoch} epochs"
                 )
 
+    if not resume and isinstance(callbacks, str) and callbacks in ("default", "logs"):
+        from kerasdigits.callbacks import forget_checkpoints
+
+        forget_checkpoints(directory)
     patience = recipe.early_stopping_patience if recipe else None
     cbs = _callbacks(callbacks, directory, val_split is not None, patience,
                      _compiled_metrics(model), previous)
@@ -286,9 +290,11 @@ def train(
     merged = {k: previous.get(k, []) + new.get(k, []) for k in new}
     key = "val_loss" if "val_loss" in merged else "loss"
     best_epoch = int(np.argmin(merged[key])) + 1 if merged.get(key) else 0
-    paths: tuple[Path, ...] = ()
-    if isinstance(callbacks, str) and callbacks in ("default", "logs"):
-        paths = _checkpoint_files(directory)
+    # Every folder a kerasdigits checkpoint callback wrote into (presets or an explicit list).
+    folders = list(dict.fromkeys(Path(cb.directory) for cb in cbs if hasattr(cb, "directory")))
+    paths = tuple(p for folder in folders for p in _checkpoint_files(folder))
+    if folders:
+        directory = folders[0]
     return TrainResult(model=model, history=merged, best_epoch=best_epoch, wall_time=wall,
                        epochs_run=len(new.get("loss", [])), initial_epoch=initial_epoch,
                        checkpoint_dir=directory if paths else None, checkpoint_paths=paths,
