@@ -1,0 +1,314 @@
+""":func:`build`: turn a registered model's layer stack into a Keras model.
+
+One builder defines a model's layers once; :func:`build` puts the input (and optional
+in-model preprocessing) in front and assembles the result either as a ``keras.Sequential``
+or through the functional API. Both styles contain the same layers in the same order, so
+their weights are interchangeable (``seq.set_weights(fun.get_weights())``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kerasdigits import _lazy
+from kerasdigits._suggest import did_you_mean
+from kerasdigits.models._errors import ModelArgumentError, ModelConfigError
+from kerasdigits.models._registry import get_model_spec
+from kerasdigits.models._spec import STYLES, ModelSpec, Style
+
+if TYPE_CHECKING:
+    import keras
+
+__all__ = ["INPUT_NAME", "PREPROCESSING", "build"]
+
+#: Name of the model's input (and of the input of an exported TFLite model).
+INPUT_NAME = "pixels"
+#: Named preprocessing modes: arguments of :class:`kerasdigits.transforms.layers.Normalize`.
+#: ``"standard"`` uses the MNIST training-set mean and standard deviation.
+PREPROCESSING: Mapping[str, Mapping[str, Any]] = {
+    "unit": {"mode": "unit"},
+    "standard": {"mode": "standard", "mean": 0.1307, "std": 0.3081},
+}
+
+
+@dataclass(frozen=True)
+class _InputPlan:
+    shape: tuple[int, ...]  # the model's input shape
+    dtype: str  # the model's input dtype
+    normalize: Mapping[str, Any] | None  # Normalize(**normalize) first, if not None
+    adapter: str | None  # "flatten" or "add_channel" after that, if not None
+    stack_shape: tuple[int, ...]  # what the builder's first layer receives
+
+
+def build(
+    name: str,
+    *,
+    style: Style | None = None,
+    input_shape: Sequence[int] | None = None,
+    num_classes: int | None = None,
+    preprocessing: str | Mapping[str, Any] | None = None,
+    compile: bool = True,
+    **kwargs: Any,
+) -> keras.Model:
+    """Build a registered model.
+
+    Args:
+        name: A name from :func:`~kerasdigits.models.list_models`.
+        style: ``"sequential"`` (returns a ``keras.Sequential``) or ``"functional"`` (a
+            functional ``keras.Model``); default: the model's own default
+            (:attr:`ModelSpec.default_style`).
+        input_shape: The model's input shape, without the batch axis. Default: ``(784,)``
+            for flat models and ``(28, 28, 1)`` for image models, or ``(28, 28)`` with
+            ``preprocessing``. Flat models accept any ``(n,)``, ``(h, w)`` or ``(h, w, c)``
+            (flattened in the model); image models any ``(h, w)`` or ``(h, w, c)`` large
+            enough for their pooling.
+        num_classes: Size of the softmax head (default: the model's, normally 10), for
+            example 47 for EMNIST Balanced.
+        preprocessing: In-model preprocessing, so that the model takes raw ``uint8`` pixels:
+            ``"unit"`` (scale to [0, 1]), ``"standard"`` (MNIST mean and standard deviation),
+            or a mapping of :class:`~kerasdigits.transforms.layers.Normalize` arguments
+            (``{"mode": "standard", "mean": 0.286, "std": 0.353}``). ``None``: the model
+            takes ``float32`` input that is already normalized.
+        compile: Compile with the model's default optimizer, loss and metrics
+            (:attr:`ModelSpec.compile_settings`); ``False`` returns an uncompiled model.
+        **kwargs: The model's own options (see :attr:`ModelSpec.parameters`), for example
+            ``dropout=0.0`` for ``mlp2x512``.
+
+    Returns:
+        A ``keras.Model`` named ``name``; its input is named ``"pixels"`` and its last layer
+        ``"output"`` in the built-in zoo.
+
+    Raises:
+        UnknownModelError: No model of that name (a ``KeyError``).
+        ModelArgumentError: An argument the builder does not take (a ``TypeError``); the
+            message lists the valid ones.
+        ModelConfigError: A style, input shape, number of classes or preprocessing the model
+            cannot be built with (a ``ValueError``).
+
+    Example:
+        >>> from kerasdigits.models import build
+        >>> model = build("mlp256", preprocessing="unit")
+        >>> model.name, model.inputs[0].shape, model.inputs[0].dtype, model.count_params()
+        ('mlp256', (None, 28, 28), 'uint8', 203530)
+    """
+    spec = get_model_spec(name)
+    chosen_style = _check_style(spec, style)
+    builder_kwargs = _check_kwargs(spec, kwargs)
+    if num_classes is not None:
+        _check_num_classes(spec, num_classes)
+    plan = _plan_input(spec, input_shape, _check_preprocessing(spec, preprocessing))
+    if _accepts(spec.builder, "input_shape"):
+        builder_kwargs["input_shape"] = plan.stack_shape
+    if num_classes is not None:
+        builder_kwargs["num_classes"] = num_classes
+
+    keras_module = _lazy.keras()
+    from kerasdigits.transforms import layers as kd_layers
+
+    try:
+        stack = spec.builder(**builder_kwargs)
+    except ModelConfigError:
+        raise
+    except (ValueError, TypeError) as exc:  # e.g. Keras rejecting an activation name
+        raise ModelConfigError(f"{spec.name}: {_keras_message(exc)}") from exc
+    front: list[Any] = []
+    if plan.normalize is not None:
+        front.append(kd_layers.Normalize(**plan.normalize, name="normalize"))
+    if plan.adapter == "flatten":
+        front.append(kd_layers.Flatten(name="flatten_input"))
+    elif plan.adapter == "add_channel":
+        front.append(kd_layers.AddChannel(name="add_channel"))
+
+    try:
+        model = _assemble(keras_module, spec, chosen_style, plan, front, stack)
+    except ModelConfigError:
+        raise
+    except (ValueError, TypeError) as exc:  # e.g. a pooling layer on a too-small input
+        raise ModelConfigError(
+            f"{spec.name}: cannot be built with input_shape {plan.shape}"
+            f"{'' if num_classes is None else f' and num_classes={num_classes}'}: "
+            + _keras_message(exc)
+        ) from exc
+    _check_no_empty_outputs(spec, plan, model)
+    if compile:
+        model.compile(**spec.compile_settings.compile_kwargs())
+    return model
+
+
+def _assemble(
+    keras: Any,
+    spec: ModelSpec,
+    style: Style,
+    plan: _InputPlan,
+    front: list[Any],
+    stack: Any,
+) -> Any:
+    inputs = keras.Input(shape=plan.shape, dtype=plan.dtype, name=INPUT_NAME)
+    if isinstance(stack, list | tuple):
+        layers = [*front, *stack]
+        for layer in layers:
+            if not isinstance(layer, keras.layers.Layer):
+                raise ModelConfigError(
+                    f"{spec.name}: the builder {spec.source} must return Keras layers, got "
+                    f"{layer!r}"
+                )
+        if style == "sequential":
+            return keras.Sequential([inputs, *layers], name=spec.name)
+        x = inputs
+        for layer in layers:
+            x = layer(x)
+        return keras.Model(inputs, x, name=spec.name)
+    if not callable(stack):
+        raise ModelConfigError(
+            f"{spec.name}: the builder {spec.source} must return a list of layers or a "
+            f"function of the input tensor, got {stack!r}"
+        )
+    if style == "sequential":
+        raise ModelConfigError(
+            f"{spec.name}: the builder returns a graph function, which only the functional "
+            "style can assemble; register it with styles=('functional',)"
+        )
+    x = inputs
+    for layer in front:
+        x = layer(x)
+    return keras.Model(inputs, stack(x), name=spec.name)
+
+
+def _check_style(spec: ModelSpec, style: str | None) -> Style:
+    if style is None:
+        return spec.default_style
+    if style not in STYLES:
+        raise ModelConfigError(
+            f"{spec.name}: style must be one of {STYLES}, got {style!r}."
+            + did_you_mean(str(style), STYLES)
+        )
+    if style not in spec.styles:
+        raise ModelConfigError(
+            f"{spec.name} cannot be built in the {style!r} style; it supports {spec.styles}"
+        )
+    return style
+
+
+def _accepts(builder: Callable[..., Any], parameter: str) -> bool:
+    # Only an explicitly named parameter: a builder's **kwargs may forward to Keras.
+    return parameter in inspect.signature(builder).parameters
+
+
+def _check_kwargs(spec: ModelSpec, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    params = inspect.signature(spec.builder).parameters
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    valid = list(spec.parameters)
+    for key in kwargs:
+        if key not in valid and not takes_any:
+            listing = ", ".join(valid) if valid else "none (the model has no options)"
+            raise ModelArgumentError(
+                f"{spec.name} got an unexpected argument {key!r}. Valid arguments: {listing}."
+                + did_you_mean(key, valid)
+            )
+    missing = [
+        p for p, default in spec.parameters.items()
+        if default is inspect.Parameter.empty and p not in kwargs
+    ]
+    if missing:
+        raise ModelArgumentError(
+            f"{spec.name} needs the argument(s) {', '.join(map(repr, missing))}"
+        )
+    return dict(kwargs)
+
+
+def _check_num_classes(spec: ModelSpec, num_classes: object) -> None:
+    if not _accepts(spec.builder, "num_classes"):
+        raise ModelConfigError(
+            f"{spec.name} has a fixed number of classes; it does not take num_classes"
+        )
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ModelConfigError(
+            f"{spec.name}: num_classes must be an int >= 2, got {num_classes!r}"
+        )
+
+
+def _check_preprocessing(
+    spec: ModelSpec, preprocessing: str | Mapping[str, Any] | None
+) -> Mapping[str, Any] | None:
+    if preprocessing is None:
+        return None
+    if isinstance(preprocessing, str):
+        if preprocessing not in PREPROCESSING:
+            raise ModelConfigError(
+                f"{spec.name}: unknown preprocessing {preprocessing!r}; use one of "
+                f"{tuple(PREPROCESSING)}, a mapping of Normalize arguments, or None."
+                + did_you_mean(preprocessing, PREPROCESSING)
+            )
+        return PREPROCESSING[preprocessing]
+    if isinstance(preprocessing, Mapping):
+        from kerasdigits.transforms import layers as kd_layers
+
+        try:  # validate now, with a message naming the model
+            kd_layers.Normalize(**preprocessing)
+        except (TypeError, ValueError) as exc:
+            raise ModelConfigError(f"{spec.name}: invalid preprocessing: {exc}") from exc
+        return dict(preprocessing)
+    raise ModelConfigError(
+        f"{spec.name}: preprocessing must be a string, a mapping or None, got "
+        f"{preprocessing!r}"
+    )
+
+
+def _plan_input(
+    spec: ModelSpec, input_shape: Sequence[int] | None, normalize: Mapping[str, Any] | None
+) -> _InputPlan:
+    dtype = "float32" if normalize is None else "uint8"
+    if input_shape is None:
+        shape = spec.input_shape if normalize is None else (28, 28)
+    else:
+        shape = _check_shape(spec, input_shape)
+    if spec.input_kind == "flat":
+        adapter = "flatten" if len(shape) > 1 else None
+        return _InputPlan(shape, dtype, normalize, adapter, (math.prod(shape),))
+    if len(shape) == 1:
+        raise ModelConfigError(
+            f"{spec.name} takes images: input_shape must be (height, width) or "
+            f"(height, width, channels), got {shape}"
+        )
+    if len(shape) == 2:
+        return _InputPlan(shape, dtype, normalize, "add_channel", (*shape, 1))
+    return _InputPlan(shape, dtype, normalize, None, shape)
+
+
+def _check_shape(spec: ModelSpec, input_shape: Sequence[int]) -> tuple[int, ...]:
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        shape = ()
+    if not (
+        1 <= len(shape) <= 3
+        and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
+    ):
+        raise ModelConfigError(
+            f"{spec.name}: input_shape must be a tuple of 1 to 3 positive ints without the "
+            f"batch axis, such as (28, 28) or (28, 28, 1); got {input_shape!r}"
+        )
+    return shape
+
+
+def _keras_message(exc: BaseException) -> str:
+    """Return a Keras error message on one line, without colour codes and argument dumps."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    text = text.split("Arguments received by")[0]
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _check_no_empty_outputs(spec: ModelSpec, plan: _InputPlan, model: Any) -> None:
+    # A pooling layer on a too-small input can yield a zero-sized axis without an error.
+    for layer in model.layers:
+        shape = getattr(layer.output, "shape", None)
+        if shape is not None and any(d == 0 for d in shape[1:]):
+            raise ModelConfigError(
+                f"{spec.name}: input_shape {plan.shape} is too small: layer {layer.name!r} "
+                f"would output shape {tuple(shape)}"
+            )

@@ -1,0 +1,305 @@
+"""The model registry: :func:`register_model`, :func:`list_models`, :func:`get_model_spec`.
+
+In the style of torchvision's and timm's registries: a decorator records a builder function
+under a name, with metadata, in a process-wide table. Plugins (entry points in the
+``kerasdigits.models`` group) are loaded into the table on first use; see
+:mod:`kerasdigits.models._plugins`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import importlib.metadata
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar, overload
+
+from kerasdigits._suggest import did_you_mean
+from kerasdigits.models import _plugins
+from kerasdigits.models._errors import DuplicateModelError, UnknownModelError
+from kerasdigits.models._spec import (
+    INPUT_KINDS,
+    STYLES,
+    CompileSettings,
+    InputKind,
+    ModelSpec,
+    Recipe,
+    Style,
+)
+
+__all__ = ["get_model_spec", "list_models", "register_model"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_MODELS: dict[str, ModelSpec] = {}
+_LOCK = threading.RLock()
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+
+
+@overload
+def register_model(name: F, /) -> F: ...
+
+
+@overload
+def register_model(
+    name: str | None = None,
+    *,
+    styles: Iterable[Style] = STYLES,
+    default_style: Style | None = None,
+    tags: Iterable[str] = (),
+    description: str | None = None,
+    input_kind: InputKind = "image",
+    compile_settings: CompileSettings | None = None,
+    recipe: Recipe | None = None,
+    reference_accuracy: Mapping[str, float] | None = None,
+    reference: str = "",
+    overwrite: bool = False,
+) -> Callable[[F], F]: ...
+
+
+def register_model(
+    name: str | Callable[..., Any] | None = None,
+    *,
+    styles: Iterable[Style] = STYLES,
+    default_style: Style | None = None,
+    tags: Iterable[str] = (),
+    description: str | None = None,
+    input_kind: InputKind = "image",
+    compile_settings: CompileSettings | None = None,
+    recipe: Recipe | None = None,
+    reference_accuracy: Mapping[str, float] | None = None,
+    reference: str = "",
+    overwrite: bool = False,
+) -> Any:
+    """Register a model builder under a name (a decorator).
+
+    The builder is called by :func:`~kerasdigits.models.build` with keyword arguments only
+    and returns the model's layers **without** an input layer, as a list (a "stack"), which
+    ``build`` assembles into a ``keras.Sequential`` or chains through the functional API, so
+    both styles share one definition and one weights layout. A builder that needs a graph
+    (skip connections) may instead return a function ``outputs = f(inputs)``; register it
+    with ``styles=("functional",)``.
+
+    Builders should import Keras inside their body, so that registering and listing models
+    stays free of TensorFlow. They may take ``num_classes`` (the size of the softmax head;
+    without it the model has a fixed head) and ``input_shape`` (the shape their first layer
+    receives: ``(n,)`` for flat models, ``(h, w, c)`` for image models), both filled in by
+    ``build``; any other keyword argument is the model's own option, passed through from
+    ``build(name, **kwargs)``.
+
+    Args:
+        name: The model name (letters, digits, ``_``, ``.``, ``-``); defaults to the builder's
+            ``__name__``. ``@register_model`` also works without parentheses.
+        styles: The styles the model can be built in.
+        default_style: The style ``build`` uses by default; defaults to ``styles[0]``.
+        tags: Free-form tags for :func:`list_models` (``"mlp"``, ``"convnet"``, ``"fast"``).
+        description: One line; defaults to the first line of the builder's docstring.
+        input_kind: ``"flat"`` (the first layer takes ``(784,)``) or ``"image"``
+            (``(28, 28, 1)``).
+        compile_settings: Default optimizer, loss and metrics (default: Adam, sparse
+            categorical cross-entropy, accuracy).
+        recipe: Default training recipe.
+        reference_accuracy: Test accuracy reached with the recipe, by dataset name.
+        reference: Where that figure comes from.
+        overwrite: Replace an existing model of the same name instead of raising.
+
+    Returns:
+        The decorator, which returns the builder unchanged.
+
+    Raises:
+        DuplicateModelError: The name is taken and ``overwrite`` is false; the message names
+            both registrants.
+        ValueError: An invalid name, style, input kind or tag.
+
+    Example:
+        >>> from kerasdigits.models import register_model, list_models
+        >>> @register_model("doc_logreg", input_kind="flat", tags=("doc",))
+        ... def doc_logreg(*, num_classes: int = 10) -> list:
+        ...     '''Multinomial logistic regression.'''
+        ...     import keras
+        ...     return [keras.layers.Dense(num_classes, activation="softmax", name="output")]
+        >>> list_models(tags="doc")
+        ['doc_logreg']
+    """
+    if callable(name):
+        return register_model()(name)
+
+    style_tuple = tuple(styles)
+    if not style_tuple:
+        raise ValueError("styles must name at least one style")
+    for style in style_tuple:
+        _check_style(style)
+    chosen_default = style_tuple[0] if default_style is None else _check_style(default_style)
+    if chosen_default not in style_tuple:
+        raise ValueError(f"default_style {chosen_default!r} is not one of styles {style_tuple}")
+    if input_kind not in INPUT_KINDS:
+        raise ValueError(
+            f"input_kind must be one of {INPUT_KINDS}, got {input_kind!r}."
+            + did_you_mean(str(input_kind), INPUT_KINDS)
+        )
+    if isinstance(tags, str):
+        tags = (tags,)
+    tag_tuple = tuple(dict.fromkeys(tags))
+    for tag in tag_tuple:
+        if not isinstance(tag, str) or not tag or tag != tag.strip():
+            raise ValueError(f"tags must be non-empty strings without surrounding blanks: {tag!r}")
+
+    def decorator(builder: F) -> F:
+        if not callable(builder):
+            raise TypeError(f"register_model decorates a function, got {builder!r}")
+        model_name = name if name is not None else getattr(builder, "__name__", "")
+        if not isinstance(model_name, str) or not _NAME.match(model_name):
+            raise ValueError(
+                f"invalid model name {model_name!r}: use letters, digits, '_', '.' and '-'"
+            )
+        doc = (builder.__doc__ or "").strip()
+        spec = ModelSpec(
+            name=model_name,
+            builder=builder,
+            description=description if description is not None else doc.split("\n")[0],
+            tags=tag_tuple,
+            styles=style_tuple,
+            default_style=chosen_default,
+            input_kind=input_kind,
+            compile_settings=compile_settings or CompileSettings(),
+            recipe=recipe or Recipe(),
+            reference_accuracy=dict(reference_accuracy or {}),
+            reference=reference,
+            registered_by=_registrant(builder),
+        )
+        _add(spec, overwrite=overwrite)
+        return builder
+
+    return decorator
+
+
+def _check_style(style: str) -> Style:
+    if style not in STYLES:
+        raise ValueError(
+            f"style must be one of {STYLES}, got {style!r}." + did_you_mean(str(style), STYLES)
+        )
+    return style
+
+
+def _add(spec: ModelSpec, *, overwrite: bool) -> None:
+    with _LOCK:
+        old = _MODELS.get(spec.name)
+        if old is not None and not overwrite:
+            raise DuplicateModelError(
+                f"model {spec.name!r} is already registered by {old.registered_by!r} "
+                f"({old.source}); {spec.registered_by!r} ({spec.source}) tried to register "
+                "it again. Choose another name, or pass overwrite=True to replace it."
+            )
+        _MODELS[spec.name] = spec
+
+
+def _registrant(builder: Callable[..., Any]) -> str:
+    """Return who registers ``builder``, for :attr:`ModelSpec.registered_by`.
+
+    The distribution of the plugin being loaded, else the distribution providing the
+    builder's top-level package, else the builder's module name.
+    """
+    current = _plugins.current_distribution()
+    if current is not None:
+        return current
+    module = getattr(builder, "__module__", None) or "__main__"
+    top = module.partition(".")[0]
+    if top == "kerasdigits":
+        return "kerasdigits"
+    dists = _packages_distributions().get(top)
+    return dists[0] if dists else module
+
+
+@functools.lru_cache(maxsize=1)
+def _packages_distributions() -> Mapping[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
+def list_models(
+    pattern: str | Iterable[str] | None = None,
+    *,
+    tags: str | Iterable[str] | None = None,
+    style: Style | None = None,
+) -> list[str]:
+    """Return the registered model names, sorted.
+
+    Loads the plugins on first use (see :mod:`kerasdigits.models`). Does not import Keras.
+
+    Args:
+        pattern: An :mod:`fnmatch` pattern (``"mlp*"``), or several (a name matching any is
+            listed); case-insensitive.
+        tags: Only models carrying this tag, or all of these tags.
+        style: Only models that can be built in this style.
+
+    Returns:
+        The matching names, sorted.
+
+    Example:
+        >>> from kerasdigits.models import list_models
+        >>> list_models("mlp*")
+        ['mlp256', 'mlp2x512', 'mlp512']
+        >>> "lenet5" in list_models(tags="convnet", style="functional")
+        True
+    """
+    _plugins.load_plugins()
+    patterns = [pattern] if isinstance(pattern, str) else list(pattern or [])
+    wanted_tags = {tags} if isinstance(tags, str) else set(tags or ())
+    if style is not None:
+        _check_style(style)
+    with _LOCK:
+        specs = list(_MODELS.values())
+    names = []
+    for spec in specs:
+        if patterns and not any(
+            fnmatch.fnmatchcase(spec.name.lower(), p.lower()) for p in patterns
+        ):
+            continue
+        if not wanted_tags <= set(spec.tags):
+            continue
+        if style is not None and style not in spec.styles:
+            continue
+        names.append(spec.name)
+    return sorted(names)
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    """Return the :class:`ModelSpec` registered under ``name``.
+
+    Loads the plugins on first use. Does not import Keras.
+
+    Args:
+        name: A registered model name.
+
+    Returns:
+        The frozen spec.
+
+    Raises:
+        UnknownModelError: No such model (a ``KeyError``); the message suggests close names.
+
+    Example:
+        >>> from kerasdigits.models import get_model_spec
+        >>> get_model_spec("convnet").input_shape
+        (28, 28, 1)
+    """
+    _plugins.load_plugins()
+    with _LOCK:
+        spec = _MODELS.get(name)
+        if spec is None:
+            raise UnknownModelError(str(name), list(_MODELS))
+    return spec
+
+
+# --- hooks for the plugin loader and the tests -------------------------------------------
+
+
+def _snapshot() -> dict[str, ModelSpec]:
+    with _LOCK:
+        return dict(_MODELS)
+
+
+def _restore(snapshot: Mapping[str, ModelSpec]) -> None:
+    with _LOCK:
+        _MODELS.clear()
+        _MODELS.update(snapshot)

@@ -1,0 +1,329 @@
+"""Frozen records describing a registered model: its spec, compile settings and recipe.
+
+Nothing here imports Keras at import time; :meth:`CompileSettings.make_optimizer` and
+:meth:`Recipe.learning_rate_schedule` import it when called.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from kerasdigits import _lazy
+
+__all__ = [
+    "INPUT_KINDS",
+    "NATIVE_INPUT_SHAPES",
+    "RESERVED_PARAMETERS",
+    "SCHEDULES",
+    "STYLES",
+    "CompileSettings",
+    "InputKind",
+    "ModelSpec",
+    "Recipe",
+    "Schedule",
+    "Style",
+]
+
+#: How a model is assembled: a ``keras.Sequential`` or a functional ``keras.Model``.
+Style = Literal["sequential", "functional"]
+#: What the model's first layer expects: flat ``(784,)`` vectors or ``(28, 28, 1)`` images.
+InputKind = Literal["flat", "image"]
+#: Learning-rate schedules a :class:`Recipe` can name.
+Schedule = Literal["constant", "cosine", "exponential"]
+
+STYLES: tuple[Style, ...] = ("sequential", "functional")
+INPUT_KINDS: tuple[InputKind, ...] = ("flat", "image")
+SCHEDULES: tuple[Schedule, ...] = ("constant", "cosine", "exponential")
+#: The input each kind of model takes when built without preprocessing.
+NATIVE_INPUT_SHAPES: Mapping[InputKind, tuple[int, ...]] = MappingProxyType(
+    {"flat": (784,), "image": (28, 28, 1)}
+)
+#: Builder parameters that :func:`~kerasdigits.models.build` fills in itself.
+RESERVED_PARAMETERS = ("num_classes", "input_shape")
+
+
+def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value or {}))
+
+
+@dataclass(frozen=True)
+class CompileSettings:
+    """How :func:`~kerasdigits.models.build` compiles a model by default.
+
+    Attributes:
+        optimizer: A Keras optimizer name (``"adam"``, ``"rmsprop"``, ``"sgd"``, ...).
+        learning_rate: The optimizer's learning rate; ``None`` keeps Keras's default (0.001
+            for Adam and RMSprop).
+        optimizer_options: Further optimizer arguments (``{"momentum": 0.9}``).
+        loss: The loss. Sparse categorical cross-entropy, since the kerasdigits input
+            pipeline yields integer labels.
+        metrics: The metrics.
+        steps_per_execution: Batches run per call into the compiled training function
+            (``model.compile(steps_per_execution=...)``). More than 1 cuts the per-batch
+            Python overhead that dominates the training time of small models on a CPU;
+            callbacks then see every n-th batch only.
+
+    Example:
+        >>> CompileSettings(optimizer="rmsprop").learning_rate is None
+        True
+    """
+
+    optimizer: str = "adam"
+    learning_rate: float | None = None
+    optimizer_options: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    loss: str = "sparse_categorical_crossentropy"
+    metrics: tuple[str, ...] = ("accuracy",)
+    steps_per_execution: int = 1
+
+    def __post_init__(self) -> None:
+        spe = self.steps_per_execution
+        if isinstance(spe, bool) or not isinstance(spe, int) or spe < 1:
+            raise ValueError(f"steps_per_execution must be a positive int, got {spe!r}")
+        if not isinstance(self.optimizer, str) or not self.optimizer:
+            raise ValueError(f"optimizer must be a non-empty string, got {self.optimizer!r}")
+        if self.learning_rate is not None and not _positive_number(self.learning_rate):
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
+        object.__setattr__(self, "optimizer_options", _frozen_mapping(self.optimizer_options))
+        object.__setattr__(self, "metrics", tuple(self.metrics))
+
+    def make_optimizer(self, learning_rate: Any = None) -> Any:
+        """Return a new Keras optimizer with these settings (imports Keras).
+
+        Args:
+            learning_rate: Overrides :attr:`learning_rate`: a float or a Keras
+                ``LearningRateSchedule`` (see :meth:`Recipe.learning_rate_schedule`).
+
+        Returns:
+            A ``keras.optimizers.Optimizer``.
+        """
+        keras = _lazy.keras()
+        config: dict[str, Any] = dict(self.optimizer_options)
+        rate = self.learning_rate if learning_rate is None else learning_rate
+        if rate is not None:
+            config["learning_rate"] = rate
+        optimizer = keras.optimizers.get(self.optimizer)
+        return optimizer.__class__(**config) if config else optimizer
+
+    def compile_kwargs(self, learning_rate: Any = None) -> dict[str, Any]:
+        """Return the arguments for ``model.compile`` (a fresh optimizer each call).
+
+        Args:
+            learning_rate: Passed to :meth:`make_optimizer`.
+
+        Returns:
+            ``{"optimizer": ..., "loss": ..., "metrics": [...], "steps_per_execution": n}``.
+        """
+        return {
+            "optimizer": self.make_optimizer(learning_rate),
+            "loss": self.loss,
+            "metrics": list(self.metrics),
+            "steps_per_execution": self.steps_per_execution,
+        }
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A default training recipe: how long, in what batches, with what learning rate.
+
+    The learning rate starts at :attr:`learning_rate` (or the compile settings' rate), warms
+    up linearly from a tenth of it over :attr:`warmup_epochs`, then follows
+    :attr:`schedule`: ``"constant"``, ``"cosine"`` (decay to zero at the end of training) or
+    ``"exponential"`` (multiplied by :attr:`decay_rate` every epoch).
+
+    Attributes:
+        epochs: Training epochs (the most, when early stopping is on).
+        batch_size: Examples per batch.
+        learning_rate: Peak learning rate; ``None`` uses the compile settings'.
+        schedule: ``"constant"``, ``"cosine"`` or ``"exponential"``.
+        warmup_epochs: Epochs of linear warm-up (may be fractional).
+        decay_rate: Per-epoch factor of the ``"exponential"`` schedule.
+        early_stopping_patience: Stop after this many epochs without a better validation
+            loss, and restore the best weights; ``None``: no early stopping.
+        validation_size: Fraction of the training set held out for validation.
+        notes: Anything else worth knowing (where the recipe comes from).
+
+    Example:
+        >>> Recipe(epochs=20, batch_size=128).schedule
+        'constant'
+    """
+
+    epochs: int = 10
+    batch_size: int = 128
+    learning_rate: float | None = None
+    schedule: Schedule = "constant"
+    warmup_epochs: float = 0.0
+    decay_rate: float = 0.9
+    early_stopping_patience: int | None = None
+    validation_size: float = 0.0
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        for attr in ("epochs", "batch_size"):
+            value = getattr(self, attr)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{attr} must be a positive int, got {value!r}")
+        if self.learning_rate is not None and not _positive_number(self.learning_rate):
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not (0 <= self.warmup_epochs <= self.epochs):
+            raise ValueError(f"warmup_epochs must be in [0, epochs], got {self.warmup_epochs!r}")
+        if not (0 < self.decay_rate <= 1):
+            raise ValueError(f"decay_rate must be in (0, 1], got {self.decay_rate!r}")
+        patience = self.early_stopping_patience
+        if patience is not None and (isinstance(patience, bool) or patience < 1):
+            raise ValueError(f"early_stopping_patience must be >= 1 or None, got {patience!r}")
+        if not (0 <= self.validation_size < 1):
+            raise ValueError(f"validation_size must be in [0, 1), got {self.validation_size!r}")
+        if patience is not None and self.validation_size == 0:
+            raise ValueError("early stopping needs a validation_size > 0")
+
+    def learning_rate_at(self, epoch: float, base: float) -> float:
+        """Return the learning rate after ``epoch`` epochs (fractional) of training.
+
+        Args:
+            epoch: Epochs done so far (``0 <= epoch <= epochs``).
+            base: The learning rate to use when :attr:`learning_rate` is ``None``.
+
+        Returns:
+            The learning rate.
+
+        Example:
+            >>> r = Recipe(epochs=10, learning_rate=0.01, schedule="cosine")
+            >>> r.learning_rate_at(0, 0.001), round(r.learning_rate_at(5, 0.001), 6)
+            (0.01, 0.005)
+        """
+        peak = self.learning_rate if self.learning_rate is not None else base
+        if epoch < self.warmup_epochs:
+            return peak * (0.1 + 0.9 * epoch / self.warmup_epochs)
+        if self.schedule == "constant":
+            return peak
+        if self.schedule == "exponential":
+            return float(peak * self.decay_rate ** (epoch - self.warmup_epochs))
+        span = self.epochs - self.warmup_epochs
+        progress = min(1.0, (epoch - self.warmup_epochs) / span) if span > 0 else 1.0
+        return peak * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    def learning_rate_schedule(self, steps_per_epoch: int, base: float = 0.001) -> Any:
+        """Return this recipe's learning rate as something ``make_optimizer`` accepts.
+
+        A plain float for a constant rate without warm-up, else a
+        :class:`~kerasdigits.models._schedule.RecipeSchedule` (a Keras
+        ``LearningRateSchedule`` stepping per batch, saved with the model; imports Keras).
+
+        Args:
+            steps_per_epoch: Batches per epoch.
+            base: The learning rate to use when :attr:`learning_rate` is ``None``.
+
+        Returns:
+            A float or a ``LearningRateSchedule``.
+        """
+        if steps_per_epoch < 1:
+            raise ValueError(f"steps_per_epoch must be positive, got {steps_per_epoch!r}")
+        peak = self.learning_rate if self.learning_rate is not None else base
+        if self.schedule == "constant" and not self.warmup_epochs:
+            return peak
+        from kerasdigits.models._schedule import RecipeSchedule
+
+        return RecipeSchedule(
+            peak=peak,
+            steps_per_epoch=steps_per_epoch,
+            epochs=self.epochs,
+            schedule=self.schedule,
+            warmup_epochs=self.warmup_epochs,
+            decay_rate=self.decay_rate,
+        )
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything the registry knows about one model (frozen).
+
+    Get it from :func:`~kerasdigits.models.get_model_spec`.
+
+    Attributes:
+        name: The registered name (also the Keras model's name).
+        builder: The function that returns the model's layers (see
+            :func:`~kerasdigits.models.register_model`).
+        description: One-line description.
+        tags: Tags for :func:`~kerasdigits.models.list_models` (``"mlp"``, ``"fast"``...).
+        styles: The styles it can be built in (``"sequential"``, ``"functional"``).
+        default_style: The style :func:`~kerasdigits.models.build` uses by default.
+        input_kind: ``"flat"`` (the first layer takes ``(784,)`` vectors) or ``"image"``
+            (``(28, 28, 1)`` images).
+        compile_settings: Default optimizer, loss and metrics.
+        recipe: Default training recipe.
+        reference_accuracy: Test accuracy the model reaches with its recipe, by dataset name
+            (``{"mnist": 0.984}``); empty where unknown, so ``.get("mnist")`` gives ``None``.
+        reference: Where the reference figure comes from.
+        registered_by: The distribution that registered the model (``"kerasdigits"`` for the
+            built-in zoo, the plugin's distribution for plugin models).
+
+    Example:
+        >>> from kerasdigits.models import get_model_spec
+        >>> spec = get_model_spec("mlp2x512")
+        >>> spec.input_kind, spec.input_shape, spec.compile_settings.optimizer
+        ('flat', (784,), 'rmsprop')
+    """
+
+    name: str
+    builder: Callable[..., Any] = field(repr=False, compare=False)
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    styles: tuple[Style, ...] = STYLES
+    default_style: Style = "sequential"
+    input_kind: InputKind = "image"
+    compile_settings: CompileSettings = field(default_factory=CompileSettings)
+    recipe: Recipe = field(default_factory=Recipe)
+    reference_accuracy: Mapping[str, float] = field(default_factory=dict, hash=False)
+    reference: str = ""
+    registered_by: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reference_accuracy", _frozen_mapping(self.reference_accuracy))
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The model's input shape without preprocessing: ``(784,)`` or ``(28, 28, 1)``."""
+        return NATIVE_INPUT_SHAPES[self.input_kind]
+
+    @property
+    def parameters(self) -> Mapping[str, Any]:
+        """The builder's own arguments and their defaults, such as ``{"dropout": 0.2}``.
+
+        Without ``num_classes`` and ``input_shape``; a default of ``inspect.Parameter.empty``
+        marks a required argument.
+        """
+        return MappingProxyType(
+            {
+                p.name: p.default
+                for p in _signature(self.builder).parameters.values()
+                if p.name not in RESERVED_PARAMETERS
+                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            }
+        )
+
+    @property
+    def source(self) -> str:
+        """Where the builder is defined: ``"module:qualname"``."""
+        module = getattr(self.builder, "__module__", None) or "?"
+        qualname = getattr(self.builder, "__qualname__", None) or repr(self.builder)
+        return f"{module}:{qualname}"
+
+
+def _signature(builder: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(builder)
+
+
+def _positive_number(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )

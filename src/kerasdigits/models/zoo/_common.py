@@ -1,0 +1,38 @@
+"""Argument checks shared by the zoo builders."""
+
+from __future__ import annotations
+
+from kerasdigits.models._errors import ModelConfigError
+
+__all__ = ["check_choice", "check_min_size", "check_rate"]
+
+
+def check_rate(model: str, argument: str, value: object) -> float:
+    """Return ``value`` as a float if it is a valid dropout rate in ``[0, 1)``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        raise ModelConfigError(f"{model}: {argument} must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+def check_choice(model: str, argument: str, value: object, choices: tuple[str, ...]) -> str:
+    """Return ``value`` if it is one of ``choices``."""
+    if value not in choices:
+        raise ModelConfigError(f"{model}: {argument} must be one of {choices}, got {value!r}")
+    return str(value)
+
+
+def check_min_size(
+    model: str, input_shape: tuple[int, ...], minimum: int, why: str
+) -> tuple[int, int]:
+    """Check that an image input is at least ``minimum`` pixels high and wide.
+
+    Returns:
+        ``(height, width)``.
+    """
+    height, width = input_shape[0], input_shape[1]
+    if height < minimum or width < minimum:
+        raise ModelConfigError(
+            f"{model} needs images of at least {minimum}x{minimum} pixels ({why}); "
+            f"input_shape {input_shape} is too small"
+        )
+    return height, width

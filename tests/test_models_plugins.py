@@ -1,0 +1,154 @@
+"""Model plugins through real entry points.
+
+``tests/plugin_fixtures`` holds two small distributions (a package plus its ``.dist-info``
+with ``entry_points.txt``). Each test copies what it needs into a temporary site directory
+and puts that on ``sys.path``, where :mod:`importlib.metadata` finds the entry points exactly
+as it finds those of an installed wheel.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kerasdigits.models import (
+    PluginWarning,
+    _plugins,
+    _registry,
+    build,
+    get_model_spec,
+    list_models,
+)
+
+FIXTURES = Path(__file__).parent / "plugin_fixtures"
+PLUGIN_MODULES = ("kd_test_plugin", "kd_broken_plugin", "kd_broken_plugin_clash")
+
+
+def _forget_plugin_modules() -> None:
+    for name in list(sys.modules):
+        if name.partition(".")[0] in PLUGIN_MODULES:
+            del sys.modules[name]
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty site directory on ``sys.path``; the registry is restored afterwards."""
+    monkeypatch.delenv(_plugins.ENV_DISABLE_PLUGINS, raising=False)
+    _plugins.load_plugins()  # the plugins of the real environment, if any
+    saved = _registry._snapshot()
+    site_dir = tmp_path / "site"
+    site_dir.mkdir()
+    monkeypatch.syspath_prepend(str(site_dir))
+    _forget_plugin_modules()
+    _plugins._reset_for_tests()
+    yield site_dir
+    _registry._restore(saved)
+    _forget_plugin_modules()
+    _plugins._reset_for_tests()
+    importlib.invalidate_caches()
+
+
+def _install(site_dir: Path, which: str) -> None:
+    shutil.copytree(FIXTURES / which, site_dir, dirs_exist_ok=True)
+    importlib.invalidate_caches()
+
+
+def test_plugin_models_appear_and_build(site: Path) -> None:
+    assert "kd_tiny" not in list_models()  # the flag was reset, but nothing is installed yet
+    _plugins._reset_for_tests()
+    _install(site, "good")
+
+    names = list_models()
+    assert {"kd_tiny", "kd_tiny_conv"} <= set(names)
+    assert "convnet" in names
+    assert list_models(tags="plugin") == ["kd_tiny", "kd_tiny_conv"]
+    spec = get_model_spec("kd_tiny")
+    assert spec.registered_by == "kd-test-plugin"
+    assert spec.source == "kd_test_plugin:kd_tiny"
+    assert spec.description == "A tiny MLP from a plugin."
+    assert get_model_spec("kd_tiny_conv").registered_by == "kd-test-plugin"
+
+    model = build("kd_tiny", preprocessing="unit", hidden=4, style="functional")
+    assert model.name == "kd_tiny"
+    assert model.count_params() == 784 * 4 + 4 + 4 * 10 + 10
+    conv = build("kd_tiny_conv", num_classes=3)
+    assert tuple(conv.outputs[0].shape) == (None, 3)
+
+
+def test_plugins_load_once(site: Path) -> None:
+    _install(site, "good")
+    assert "kd_tiny" in list_models()
+    # Loading again must not re-register (which would raise DuplicateModelError).
+    _plugins.load_plugins()
+    assert list_models(tags="plugin") == ["kd_tiny", "kd_tiny_conv"]
+
+
+def test_plugins_load_on_first_get_model_spec(site: Path) -> None:
+    _install(site, "good")
+    assert get_model_spec("kd_tiny").registered_by == "kd-test-plugin"
+
+
+def test_broken_plugin_warns_and_the_rest_still_load(site: Path) -> None:
+    _install(site, "good")
+    _install(site, "broken")
+    with pytest.warns(PluginWarning) as record:
+        names = list_models()
+    messages = sorted(str(w.message) for w in record)
+    assert len(messages) == 3, messages
+    assert all("'kd-broken-plugin'" in m for m in messages)
+    broken = next(m for m in messages if "kd_broken_plugin is broken on purpose" in m)
+    assert "RuntimeError" in broken and "'broken'" in broken
+    missing = next(m for m in messages if "kd_no_such_module" in m)
+    assert "ModuleNotFoundError" in missing
+    clash = next(m for m in messages if "DuplicateModelError" in m)
+    assert "'convnet'" in clash and "'kerasdigits'" in clash
+    # The good plugin loaded; the failed one's partial registration was rolled back.
+    assert {"kd_tiny", "kd_tiny_conv"} <= set(names)
+    assert "kd_half" not in names
+    assert get_model_spec("convnet").registered_by == "kerasdigits"
+    # Warned once: later registry use is quiet.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert list_models() == names
+
+
+def test_disable_plugins_environment_variable(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _install(site, "good")
+    _install(site, "broken")
+    monkeypatch.setenv("KERASDIGITS_DISABLE_PLUGINS", "1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        names = list_models()
+    assert "kd_tiny" not in names and "convnet" in names
+    monkeypatch.delenv("KERASDIGITS_DISABLE_PLUGINS")
+    with pytest.warns(PluginWarning, match="kd-broken-plugin"):
+        assert "kd_tiny" in list_models()
+
+
+def test_plugin_in_a_fresh_interpreter(site: Path) -> None:
+    """The real thing: a new process finds the plugin lazily, without importing Keras."""
+    _install(site, "good")
+    code = (
+        "import sys\n"
+        "from kerasdigits import list_models, get_model_spec\n"
+        "assert 'kd_test_plugin' not in sys.modules\n"
+        "assert 'kd_tiny' in list_models()\n"
+        "assert get_model_spec('kd_tiny').registered_by == 'kd-test-plugin'\n"
+        "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *sys.path])}
+    env.pop("KERASDIGITS_DISABLE_PLUGINS", None)
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+    env["KERASDIGITS_DISABLE_PLUGINS"] = "1"
+    off = "from kerasdigits import list_models\nassert 'kd_tiny' not in list_models()\n"
+    subprocess.run([sys.executable, "-c", off], check=True, env=env, timeout=120)
