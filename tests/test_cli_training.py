@@ -50,6 +50,12 @@ def test_train_writes_model_history_and_evaluation(run_dir: Path,
     assert evaluation["num_examples"] == 1000
     assert np.asarray(evaluation["confusion_matrix"]).sum() == 1000
     assert (run_dir / "checkpoints" / "last.keras").is_file()
+    from PIL import Image
+
+    for name in ("history.png", "predictions.png", "confusion.png"):
+        with Image.open(run_dir / name) as png:
+            pixels = np.asarray(png.convert("L"), dtype=np.float64)
+        assert pixels.std() > 5, name  # a real picture, not a blank canvas
 
 
 def test_evaluate_command_prints_the_table(run_dir: Path,
@@ -165,3 +171,37 @@ def test_console_script_quick_start(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "test accuracy" in result.stdout
     assert (tmp_path / "run" / "model.keras").is_file()
+
+
+def test_export_and_inspect_commands(run_dir: Path, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from kerasdigits.export import read_metadata
+
+    out = tmp_path / "digits.tflite"
+    argv = ["export", str(run_dir / "model.keras"), str(out), "--target", "mlkit",
+            "--quantize", "int8", "--input-dtype", "uint8", "--verify", "200"]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"wrote {out} (")
+    assert "input  image: uint8 [1, 28, 28, 3]" in printed
+    assert read_metadata(out).labels == tuple(str(i) for i in range(10))
+    assert cli.main(["inspect", str(out)]) == 0
+    described = capsys.readouterr().out
+    assert "builtin ops only: yes" in described
+    assert "labels (10): 0, 1, 2" in described
+
+
+def test_export_bad_path_fails_cleanly(run_dir: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "model.tfl"
+    assert cli.main(["export", str(run_dir / "model.keras"), str(target)]) == 1
+    assert ".tflite" in capsys.readouterr().err
+    assert not target.exists()
+
+
+def test_train_with_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["train", "mlp256", "--dataset", "mnist_sample", "--epochs", "1", "--out",
+            str(tmp_path / "run"), "--export", str(tmp_path / "m.tflite"), "--preset", "quick"]
+    assert cli.main(argv) == 0
+    assert (tmp_path / "m.tflite").stat().st_size > 100_000
+    assert "for litert, quantization none" in capsys.readouterr().out

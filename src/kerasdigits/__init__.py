@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         load_fashion_mnist,
         load_mnist,
     )
+    from kerasdigits.export import export_tflite
     from kerasdigits.models import (
         ModelSpec,
         UnknownModelError,
@@ -53,6 +54,7 @@ _LAZY: dict[str, str] = {
     "load_dataset": "kerasdigits.datasets",
     "load_fashion_mnist": "kerasdigits.datasets",
     "load_mnist": "kerasdigits.datasets",
+    "export_tflite": "kerasdigits.export",
     "ModelSpec": "kerasdigits.models",
     "UnknownModelError": "kerasdigits.models",
     "build": "kerasdigits.models",
@@ -69,7 +71,16 @@ _LAZY: dict[str, str] = {
     "normalize": "kerasdigits.transforms",
     "one_hot": "kerasdigits.transforms",
 }
-_SUBMODULES = ("callbacks", "cli", "datasets", "models", "training", "transforms")
+_SUBMODULES = (
+    "callbacks",
+    "cli",
+    "datasets",
+    "export",
+    "models",
+    "plots",
+    "training",
+    "transforms",
+)
 
 __all__ = [
     "Dataset",
@@ -84,14 +95,15 @@ __all__ = [
     "__version__",
     "build",
     "evaluate",
+    "export_tflite",
     "flatten",
     "get_model_spec",
     "list_datasets",
     "list_models",
     "load_dataset",
     "load_fashion_mnist",
-    "load_model",
     "load_mnist",
+    "load_model",
     "normalize",
     "one_hot",
     "predict",

@@ -7,6 +7,8 @@ Commands:
     ``kerasdigits train MODEL --dataset D``    train, keep the best model, evaluate it
     ``kerasdigits evaluate MODEL_FILE``        evaluate a saved model on a dataset's test split
     ``kerasdigits predict MODEL_FILE IMG...``  classify PNG/JPEG pictures of one digit each
+    ``kerasdigits export MODEL_FILE OUT``      export a .tflite file for LiteRT or ML Kit
+    ``kerasdigits inspect FILE.tflite``        I/O, metadata, labels, ops and size of a .tflite
 
 Exit codes: 0 on success, 1 when the work fails (dataset not found, bad file, ...), 2 for usage
 errors. Expected failures print a one-line ``kerasdigits: error: ...`` message, no traceback.
@@ -122,10 +124,63 @@ def _cmd_train(args: argparse.Namespace, out: TextIO) -> int:
     atomic_write_bytes(out_dir / "evaluation.json",
                        json.dumps(evaluation.as_dict(), indent=1).encode("utf-8"))
     atomic_write_bytes(out_dir / "evaluation.txt", (str(evaluation) + "\n").encode("utf-8"))
+    figures = _training_figures(result, dataset, evaluation, out_dir)
+    if args.export:
+        from kerasdigits.export import export_tflite
+
+        exported = export_tflite(result.model, args.export, target=args.target,
+                                 quantization=_quantization(args.quantize), dataset=dataset)
+        out.write(str(exported) + "\n")
     out.write(f"trained {args.model} on {dataset.name} for {result.epochs_run} epochs in "
               f"{result.wall_time:.1f} s (best epoch {result.best_epoch})\n")
     out.write(f"test accuracy {evaluation.accuracy:.4f}, loss {evaluation.loss:.4f}\n")
-    out.write(f"wrote {model_path}, history.json, evaluation.json to {out_dir}\n")
+    written = ", ".join(["model.keras", "history.json", "evaluation.json", *figures])
+    out.write(f"wrote {written} to {out_dir}\n")
+    return 0
+
+
+def _training_figures(result: Any, dataset: Any, evaluation: Any, out_dir: Any) -> list[str]:
+    """Write history.png, predictions.png and confusion.png; warn and skip without matplotlib."""
+    from kerasdigits.plots import MissingExtraError, save_training_figures
+
+    try:
+        paths = save_training_figures(result, result.model, dataset, evaluation, out_dir)
+    except MissingExtraError as exc:
+        sys.stderr.write(f"kerasdigits: note: no figures written: {exc}\n")
+        return []
+    return [p.name for p in paths]
+
+
+def _quantization(value: str | None) -> str | None:
+    return None if value in (None, "none") else value
+
+
+def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    from kerasdigits.datasets import load_dataset
+    from kerasdigits.export import export_tflite
+
+    dataset = load_dataset(args.dataset, data_dir=args.data_dir)
+    labels = args.labels
+    result = export_tflite(
+        args.model_file,
+        args.out,
+        target=args.target,
+        quantization=_quantization(args.quantize),
+        input_dtype=args.input_dtype,
+        labels=labels,
+        invert=args.invert,
+        metadata=not args.no_metadata,
+        dataset=dataset,
+        verify=False if args.no_verify else (args.verify if args.verify is not None else True),
+    )
+    out.write(str(result) + "\n")
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
+    from kerasdigits.export import describe_tflite
+
+    out.write(describe_tflite(args.file).rstrip("\n") + "\n")
     return 0
 
 
@@ -208,6 +263,10 @@ def _validation_size(text: str) -> float:
         ) from None
 
 
+_TARGETS = ("litert", "mlkit", "firebase-legacy")
+_QUANTIZE = ("none", "dynamic", "float16", "int8")
+
+
 def _validation_arg(text: str) -> str | float:
     return text if text in ("auto", "test", "none") else _validation_size(text)
 
@@ -252,6 +311,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto, test, none, or a size to carve out of train")
     p.add_argument("--seed", type=int, help="seed for a reproducible run")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints")
+    p.add_argument("--export", metavar="FILE.tflite", help="also export the trained model")
+    p.add_argument("--target", default="litert", choices=_TARGETS,
+                   help="export target (with --export; default litert)")
+    p.add_argument("--quantize", choices=_QUANTIZE, help="export quantization (with --export)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a saved .keras model")
@@ -267,6 +330,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-preprocess", action="store_true",
                    help="feed the pixels as they are (28x28 grayscale) instead of to_mnist()")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("export", help="export a saved model to .tflite (LiteRT, ML Kit)")
+    p.add_argument("model_file", help="a .keras file (e.g. run/model.keras)")
+    p.add_argument("out", help="the .tflite file to write")
+    p.add_argument("--target", default="litert", choices=_TARGETS, help="default: litert")
+    p.add_argument("--quantize", choices=_QUANTIZE, help="default: none (float32)")
+    p.add_argument("--input-dtype", default="float32", choices=("float32", "uint8"))
+    p.add_argument("--dataset", default="mnist_sample",
+                   help="labels, calibration and verification images (default: mnist_sample)")
+    p.add_argument("--data-dir", help="a folder to look in first for the dataset")
+    p.add_argument("--labels", metavar="FILE", help="labels.txt to use instead of the dataset's")
+    p.add_argument("--invert", action="store_true",
+                   help="mlkit: the app feeds dark ink on light paper")
+    p.add_argument("--no-metadata", action="store_true", help="write no TFLite metadata")
+    p.add_argument("--verify", type=int, metavar="N", help="images to verify on")
+    p.add_argument("--no-verify", action="store_true", help="skip the LiteRT parity check")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("inspect", help="describe a .tflite file")
+    p.add_argument("file", help="a .tflite file")
+    p.set_defaults(func=_cmd_inspect)
     return parser
 
 

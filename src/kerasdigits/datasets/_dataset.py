@@ -89,6 +89,8 @@ class Split:
     def take(self, indices: npt.ArrayLike) -> Split:
         """Return the examples at ``indices`` (an index array, boolean mask or slice) as a Split."""
         idx = indices if isinstance(indices, slice) else np.asarray(indices)
+        if isinstance(idx, np.ndarray) and idx.size == 0:
+            idx = idx.astype(np.int64)
         return Split(self.images[idx], self.labels[idx])
 
     def class_counts(self, num_classes: int = 10) -> npt.NDArray[np.int64]:

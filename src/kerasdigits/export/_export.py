@@ -1,0 +1,665 @@
+""":func:`export_tflite`: a trained Keras model to a ``.tflite`` file that runs on a phone."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from kerasdigits._files import atomic_write_bytes
+from kerasdigits._suggest import did_you_mean
+from kerasdigits._version import __version__
+from kerasdigits.export._convert import (
+    GRAY_WEIGHTS,
+    INPUT_DTYPES,
+    QUANTIZATIONS,
+    TARGETS,
+    InputPlan,
+    ModelPlan,
+    analyze_model,
+    convert,
+    plan_input,
+)
+from kerasdigits.export._errors import ExportError
+from kerasdigits.export._metadata import (
+    AssociatedFileInfo,
+    ModelMetadataInfo,
+    TensorMetadataInfo,
+    encode_metadata,
+)
+from kerasdigits.export._pack import (
+    EXPORT_INFO_NAME,
+    METADATA_NAME,
+    TensorSummary,
+    pack_model,
+    summarize_model,
+)
+from kerasdigits.export._verify import VerifyReport, feeding_for, verify_bytes
+
+if TYPE_CHECKING:
+    from kerasdigits.datasets import Dataset, Split
+
+__all__ = ["LABELS_FILE", "OUTPUT_NAME", "ExportResult", "TensorInfo", "export_tflite"]
+
+#: Name of the packed label file (``TENSOR_AXIS_LABELS`` of the output).
+LABELS_FILE = "labels.txt"
+#: Name of the output tensor of every export.
+OUTPUT_NAME = "probabilities"
+_DEFAULT_DATASET = "mnist_sample"
+_REPRESENTATIVE_COUNT = 300
+_REPRESENTATIVE_SEED = 0
+_TARGET_TITLES = {
+    "litert": "a plain LiteRT (TensorFlow Lite) Interpreter",
+    "mlkit": "ML Kit custom image labeling / object detection and MediaPipe ImageClassifier",
+    "firebase-legacy": "the 2018 Firebase ML Kit FirebaseModelInterpreter",
+}
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """An input or output tensor of an exported model.
+
+    Attributes:
+        name: The tensor's name (``"pixels"``, ``"image"`` or ``"probabilities"``).
+        shape: Its shape; the batch is always 1.
+        shape_signature: The shape signature (equal to ``shape``: no dynamic axis).
+        dtype: ``"float32"`` or ``"uint8"``.
+        scale: Quantization scale (``real = scale * (q - zero_point)``), or ``None``.
+        zero_point: Quantization zero point, or ``None``.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    shape_signature: tuple[int, ...]
+    dtype: str
+    scale: float | None = None
+    zero_point: int | None = None
+
+    @property
+    def nbytes(self) -> int:
+        """The size of the tensor's buffer in bytes (what an app allocates)."""
+        return int(np.prod(self.shape)) * np.dtype(self.dtype).itemsize
+
+    def __str__(self) -> str:
+        text = f"{self.name}: {self.dtype} {list(self.shape)} ({self.nbytes:,} bytes)"
+        if self.scale is not None:
+            text += f", scale {self.scale:g}, zero point {self.zero_point}"
+        return text
+
+    @classmethod
+    def _from(cls, t: TensorSummary) -> TensorInfo:
+        return cls(t.name, t.shape, t.shape_signature, t.dtype, t.scale, t.zero_point)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What :func:`export_tflite` wrote.
+
+    Attributes:
+        path: The ``.tflite`` file.
+        size: Its size in bytes.
+        target: ``"litert"``, ``"mlkit"`` or ``"firebase-legacy"``.
+        quantization: ``None``, ``"dynamic"``, ``"float16"`` or ``"int8"``.
+        input: The input tensor (name, shape, dtype, quantization).
+        output: The output tensor: ``float32 [1, num_classes]`` probabilities.
+        labels: The class names, in output order.
+        invert: The graph inverts pixels (the app feeds dark ink on light paper).
+        input_mean: Float input: the app feeds ``(pixel - input_mean) / input_std``.
+        input_std: See ``input_mean``.
+        ops: The TFLite operators and how often each occurs.
+        metadata: The TFLite metadata written (``None`` with ``metadata=False``).
+        verification: Parity with Keras on real test images (``None`` with ``verify=False``).
+        model_name: The Keras model's name.
+    """
+
+    path: Path
+    size: int
+    target: str
+    quantization: str | None
+    input: TensorInfo
+    output: TensorInfo
+    labels: tuple[str, ...]
+    invert: bool
+    input_mean: float
+    input_std: float
+    ops: Mapping[str, int] = field(default_factory=dict)
+    metadata: ModelMetadataInfo | None = None
+    verification: VerifyReport | None = None
+    model_name: str = ""
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes (the output's last dimension)."""
+        return int(self.output.shape[-1])
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready summary (for ``bench/`` and the command line)."""
+        return {
+            "path": str(self.path),
+            "size": self.size,
+            "target": self.target,
+            "quantization": self.quantization,
+            "input": {**vars(self.input), "nbytes": self.input.nbytes},
+            "output": {**vars(self.output), "nbytes": self.output.nbytes},
+            "labels": list(self.labels),
+            "invert": self.invert,
+            "input_mean": self.input_mean,
+            "input_std": self.input_std,
+            "ops": dict(self.ops),
+            "metadata": self.metadata is not None,
+            "verification": None if self.verification is None else self.verification.as_dict(),
+        }
+
+    def __str__(self) -> str:
+        lines = [
+            f"wrote {self.path} ({self.size:,} bytes): {self.model_name} for {self.target}, "
+            f"quantization {self.quantization or 'none (float32)'}",
+            f"  input  {self.input}",
+            f"  output {self.output}",
+            f"  labels {', '.join(self.labels)}",
+        ]
+        if self.input.dtype == "float32":
+            lines.append(f"  feed   (pixel - {self.input_mean:g}) / {self.input_std:g}"
+                         + (" of inverted pixels (255 - pixel)" if self.invert else ""))
+        if self.verification is not None:
+            lines.append(f"  verify {self.verification}")
+        return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ arguments
+
+
+def _check_path(path: str | os.PathLike[str]) -> Path:
+    out = Path(path)
+    if out.suffix != ".tflite":
+        raise ExportError(f"{out}: the output file must end in '.tflite'")
+    if out.is_dir():
+        raise ExportError(f"{out} is a directory")
+    return out
+
+
+def _check_choice(what: str, value: object, choices: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        hint = did_you_mean(value, choices) if isinstance(value, str) else ""
+        raise ExportError(
+            f"unknown {what} {value!r}; use one of {', '.join(map(repr, choices))}.{hint}"
+        )
+    return value
+
+
+def _check_quantization(value: object) -> str | None:
+    if value is None or (isinstance(value, str) and value.lower() in ("none", "float32", "")):
+        return None
+    if not isinstance(value, str) or value not in QUANTIZATIONS:
+        hint = did_you_mean(value, QUANTIZATIONS) if isinstance(value, str) else ""
+        raise ExportError(f"unknown quantization {value!r}; use None or one of "
+                          f"{', '.join(map(repr, QUANTIZATIONS))}.{hint}")
+    return value
+
+
+def _resolve_model(model: Any, weights: str | os.PathLike[str] | None) -> Any:
+    if hasattr(model, "inputs") and hasattr(model, "layers"):
+        if weights is not None:
+            _load_weights(model, weights)
+        return model
+    if not isinstance(model, str | os.PathLike):
+        raise ExportError(
+            f"model must be a Keras model, a '.keras' file or a zoo name, got "
+            f"{type(model).__name__}"
+        )
+    from kerasdigits.models import build, list_models
+    from kerasdigits.training import load_model
+
+    text = os.fspath(model)
+    if text.endswith(".keras") or Path(text).is_file():
+        try:
+            loaded = load_model(text, compile=False)
+        except Exception as exc:  # ModelFileError and whatever Keras raises
+            raise ExportError(str(exc)) from exc
+        if weights is not None:
+            _load_weights(loaded, weights)
+        return loaded
+    names = list_models()
+    if text not in names:
+        raise ExportError(
+            f"{text!r} is neither a '.keras' file nor a zoo model name." + did_you_mean(
+                text, names)
+        )
+    if weights is None:
+        raise ExportError(
+            f"exporting the zoo model {text!r} needs its trained weights: pass weights= (a "
+            "'.weights.h5' or '.keras' file), or pass the trained model or its '.keras' file"
+        )
+    built = build(text, preprocessing="unit", compile=False)
+    _load_weights(built, weights)
+    return built
+
+
+def _load_weights(model: Any, weights: str | os.PathLike[str]) -> None:
+    path = Path(weights)
+    if not path.is_file():
+        raise ExportError(f"{path}: weights file not found")
+    try:
+        if path.suffix == ".keras":
+            from kerasdigits.training import load_model
+
+            model.set_weights(load_model(path, compile=False).get_weights())
+        else:
+            model.load_weights(path)
+    except ExportError:
+        raise
+    except Exception as exc:  # Keras raises ValueError, KeyError, OSError...
+        message = " ".join(str(exc).split())
+        raise ExportError(f"{path}: cannot load these weights into {model.name!r}: "
+                          f"{message[:500]}") from exc
+
+
+def _resolve_dataset(dataset: Dataset | str | None) -> Dataset:
+    from kerasdigits.datasets import Dataset, load_dataset
+
+    if isinstance(dataset, Dataset):
+        return dataset
+    if dataset is None or isinstance(dataset, str):
+        return load_dataset(dataset or _DEFAULT_DATASET)
+    raise ExportError(f"dataset must be a name or a Dataset, got {type(dataset).__name__}")
+
+
+class _LazyDataset:
+    """Loads the dataset only if something needs it (labels, calibration, verification)."""
+
+    def __init__(self, dataset: Dataset | str | None) -> None:
+        self._arg = dataset
+        self._loaded: Dataset | None = None
+
+    @property
+    def given(self) -> bool:
+        return self._arg is not None
+
+    def get(self) -> Dataset:
+        if self._loaded is None:
+            self._loaded = _resolve_dataset(self._arg)
+        return self._loaded
+
+
+def _resolve_labels(
+    labels: Sequence[str] | str | os.PathLike[str] | None,
+    num_classes: int,
+    dataset: _LazyDataset,
+) -> tuple[str, ...]:
+    if labels is None:
+        if dataset.given or num_classes == 10:
+            names = dataset.get().class_names
+            if len(names) != num_classes:
+                raise ExportError(
+                    f"the model has {num_classes} classes but the dataset "
+                    f"{dataset.get().name!r} has {len(names)} class names; pass labels="
+                )
+            return tuple(names)
+        return tuple(str(i) for i in range(num_classes))
+    if isinstance(labels, str | os.PathLike):
+        file = Path(labels)
+        if not file.is_file():
+            raise ExportError(f"labels: {file} is not a file (pass a list of names, or a text "
+                              "file with one label per line)")
+        result = tuple(line.strip() for line in file.read_text("utf-8").splitlines()
+                       if line.strip())
+    else:
+        result = tuple(str(label) for label in labels)
+    if len(result) != num_classes:
+        raise ExportError(
+            f"{len(result)} labels given but the model has {num_classes} classes"
+        )
+    bad = [label for label in result if not label.strip() or "\n" in label or "\r" in label]
+    if bad:
+        raise ExportError(f"labels must be non-empty single lines, got {bad[:3]!r}")
+    return result
+
+
+def _representative(
+    data: npt.ArrayLike | Split | Dataset | str | None,
+    plan: ModelPlan,
+    dataset: _LazyDataset,
+) -> npt.NDArray[np.uint8]:
+    from kerasdigits.datasets import Dataset, Split, load_dataset
+
+    if data is None:
+        images = dataset.get().train.images
+    elif isinstance(data, str):
+        images = load_dataset(data).train.images
+    elif isinstance(data, Dataset):
+        images = data.train.images
+    elif isinstance(data, Split):
+        images = data.images
+    else:
+        images = np.asarray(data)
+        if images.ndim == 4 and images.shape[-1] == 1:
+            images = images[..., 0]
+        if images.ndim == 2 and images.shape[1] == plan.height * plan.width:
+            images = images.reshape(-1, plan.height, plan.width)
+        if np.issubdtype(images.dtype, np.floating) and images.size and images.max() <= 1.0:
+            images = np.clip(np.rint(images * 255.0), 0, 255)
+        images = images.astype(np.uint8) if images.size else images
+    if images.ndim != 3 or len(images) == 0:
+        raise ExportError(
+            "int8 quantization needs representative images: got "
+            f"{'none' if images.size == 0 else f'an array of shape {images.shape}'}; pass "
+            "representative_data= (a dataset name, a Dataset or Split, or uint8 images "
+            "(N, h, w)) with at least one image"
+        )
+    if images.shape[1:] != (plan.height, plan.width):
+        raise ExportError(
+            f"representative images are {images.shape[1]}x{images.shape[2]} but the model "
+            f"takes {plan.height}x{plan.width}"
+        )
+    rng = np.random.default_rng(_REPRESENTATIVE_SEED)
+    count = min(_REPRESENTATIVE_COUNT, len(images))
+    chosen = np.sort(rng.choice(len(images), size=count, replace=False))
+    return np.ascontiguousarray(images[chosen], dtype=np.uint8)
+
+
+# -------------------------------------------------------------------------------- metadata
+
+
+def _input_description(source: InputPlan, plan: ModelPlan) -> str:
+    h, w = plan.height, plan.width
+    if source.channels == 3:
+        what = (f"RGB image {h}x{w}; the model converts it to grayscale "
+                f"({GRAY_WEIGHTS[0]} R + {GRAY_WEIGHTS[1]} G + {GRAY_WEIGHTS[2]} B)")
+    elif source.layout == "flat":
+        what = f"grayscale image {h}x{w} flattened row by row to {h * w} values"
+    else:
+        what = f"grayscale image {h}x{w}x1"
+    if source.dtype == "uint8":
+        values = "uint8 pixels 0..255"
+    elif source.scale == "unit":
+        values = "float32 pixel / 255, in [0, 1]"
+    else:
+        values = "float32 pixels 0..255"
+    ink = ("dark ink on light paper (the model inverts it)" if source.invert
+           else "light ink on a dark background, as in MNIST")
+    return f"{what}; {values}; {ink}."
+
+
+def _metadata_info(
+    plan: ModelPlan,
+    source: InputPlan,
+    labels: Sequence[str],
+    *,
+    target: str,
+    quantization: str | None,
+    name: str | None,
+    description: str | None,
+    version: str,
+    author: str | None,
+    license: str | None,
+) -> ModelMetadataInfo:
+    c = source.channels
+    low, high = source.value_range
+    image = source.layout == "image"
+    tensor_in = TensorMetadataInfo(
+        name=source.name,
+        description=_input_description(source, plan),
+        content="image" if image else "feature",
+        color_space=("RGB" if c == 3 else "GRAYSCALE") if image else None,
+        image_size=(plan.width, plan.height) if image else None,
+        mean=(source.mean,) * c,
+        std=(source.std,) * c,
+        stats_min=(low,) * c,
+        stats_max=(high,) * c,
+    )
+    tensor_out = TensorMetadataInfo(
+        name=OUTPUT_NAME,
+        description=f"Probability of each of the {len(labels)} classes (softmax), in the order "
+                    f"of {LABELS_FILE}.",
+        content="feature",
+        stats_min=(0.0,),
+        stats_max=(1.0,),
+        associated_files=(AssociatedFileInfo(
+            name=LABELS_FILE,
+            description="Class names, one per line; line i names output i.",
+            type="TENSOR_AXIS_LABELS",
+        ),),
+    )
+    default_description = (
+        f"Classifies a {plan.height}x{plan.width} image into {len(labels)} classes "
+        f"({', '.join(labels[:10])}{', ...' if len(labels) > 10 else ''}). Keras model "
+        f"{plan.name!r} exported by kerasdigits {__version__} for "
+        f"{_TARGET_TITLES[target]}; weights "
+        f"{'int8, full-integer' if quantization == 'int8' else quantization or 'float32'}."
+    )
+    return ModelMetadataInfo(
+        name=name or plan.name,
+        description=description or default_description,
+        version=version,
+        author=author or "kerasdigits",
+        license=license or "unspecified",
+        inputs=(tensor_in,),
+        outputs=(tensor_out,),
+        subgraph_name=plan.name,
+        files={LABELS_FILE: ("\n".join(labels) + "\n").encode("utf-8")},
+    )
+
+
+def _check_contract(model: bytes, source: InputPlan, plan: ModelPlan, name: str) -> None:
+    """The promises of every export, checked on the converted FlatBuffer."""
+    s = summarize_model(model)
+    problems = []
+    if len(s.inputs) != 1 or len(s.outputs) != 1:
+        problems.append(f"{len(s.inputs)} inputs and {len(s.outputs)} outputs")
+    else:
+        i, o = s.inputs[0], s.outputs[0]
+        if i.shape != source.shape or i.shape_signature != source.shape:
+            problems.append(f"input shape {i.shape} / signature {i.shape_signature}, expected "
+                            f"{source.shape}")
+        if i.dtype != source.dtype:
+            problems.append(f"input dtype {i.dtype}, expected {source.dtype}")
+        expected_out = (1, plan.num_classes)
+        if o.shape != expected_out or o.shape_signature != expected_out or o.dtype != "float32":
+            problems.append(f"output {o.dtype} {o.shape} / signature {o.shape_signature}, "
+                            f"expected float32 {expected_out}")
+    if s.custom_ops:
+        problems.append(f"non-builtin ops {', '.join(s.custom_ops)}")
+    if s.has_variables:
+        problems.append("resource variables")
+    if s.subgraphs != 1:
+        problems.append(f"{s.subgraphs} subgraphs")
+    if problems:
+        raise ExportError(f"the converted model breaks the export contract ({name}): "
+                          + "; ".join(problems))
+
+
+# ---------------------------------------------------------------------------------- export
+
+
+def export_tflite(
+    model: Any,
+    path: str | os.PathLike[str],
+    *,
+    target: str = "litert",
+    quantization: str | None = None,
+    input_dtype: str = "float32",
+    labels: Sequence[str] | str | os.PathLike[str] | None = None,
+    representative_data: npt.ArrayLike | Split | Dataset | str | None = None,
+    invert: bool = False,
+    metadata: bool = True,
+    dataset: Dataset | str | None = None,
+    weights: str | os.PathLike[str] | None = None,
+    verify: bool | int = True,
+    name: str | None = None,
+    description: str | None = None,
+    version: str = "1",
+    author: str | None = None,
+    license: str | None = None,
+) -> ExportResult:
+    """Export a Keras classifier to a ``.tflite`` file that an app can use as it is.
+
+    Every export has one input and one output, batch fixed to 1 (in ``shape`` and
+    ``shape_signature``), TFLite builtin ops only (no Flex/Select-TF ops, no resource
+    variables), and outputs ``float32 [1, num_classes]`` class probabilities. Dropout and batch
+    normalization run in inference mode.
+
+    Targets:
+
+    - ``"litert"``: the model's own layout, ``[1, 784]`` for the MLPs or ``[1, 28, 28, 1]``
+      for the convnets; ``float32`` pixels in the model's range (pixel / 255 in [0, 1], or raw
+      0..255 for a model with in-model preprocessing such as ``build(..., preprocessing=
+      "unit")``), or ``uint8`` raw pixels.
+    - ``"mlkit"``: what ML Kit custom image labeling / object detection and MediaPipe's
+      ``ImageClassifier`` accept: ``[1, 28, 28, 3]`` RGB, ``uint8`` 0..255 or ``float32``
+      pixel / 255 (the metadata says ``NormalizationOptions`` mean 0, std 255). The graph turns
+      RGB into gray with ``0.299 R + 0.587 G + 0.114 B`` (and ``255 - gray`` with
+      ``invert=True``) before the network.
+    - ``"firebase-legacy"``: ``float32 [1, 784]`` pixel / 255, as the 2018 "From Keras to ML
+      Kit" article fed ``FirebaseModelInterpreter``.
+
+    The file carries TFLite metadata (``metadata_schema.fbs``): name, description, version,
+    author, license; the input's image properties (RGB or GRAYSCALE; flat inputs are feature
+    vectors), normalization and value range; and the output's ``labels.txt``
+    (``TENSOR_AXIS_LABELS``), packed as a zip after the model. The file is written atomically
+    and only after it passed verification: on any error, nothing is left at ``path``.
+
+    Args:
+        model: A Keras model, the path of a ``.keras`` file, or a zoo name (with ``weights``;
+            it is built with ``preprocessing="unit"``, as :func:`kerasdigits.train` does).
+        path: The output file; must end in ``.tflite``.
+        target: ``"litert"``, ``"mlkit"`` or ``"firebase-legacy"``.
+        quantization: ``None`` (float32), ``"dynamic"`` (int8 weights, float activations),
+            ``"float16"`` (float16 weights) or ``"int8"`` (full integer, calibrated on
+            ``representative_data``; input stays ``float32`` or becomes ``uint8`` raw pixels
+            with scale 1 and zero point 0, output stays ``float32`` probabilities).
+        input_dtype: ``"float32"`` or ``"uint8"`` (raw pixels); ``firebase-legacy`` is float32.
+        labels: Class names in output order, or a text file with one per line; default: the
+            class names of ``dataset`` (digits ``"0"``..``"9"`` for MNIST).
+        representative_data: Calibration images for ``"int8"``: a dataset name, a
+            :class:`~kerasdigits.datasets.Dataset` (its train split) or
+            :class:`~kerasdigits.datasets.Split`, or ``uint8`` images ``(N, h, w)``; default
+            the train split of ``dataset``. A seeded sample of 300 is used.
+        invert: The app feeds dark ink on light paper (a photo of a written digit); the graph
+            inverts it to the light-on-dark MNIST convention.
+        metadata: Write TFLite metadata and pack ``labels.txt``. A small kerasdigits export
+            record (JSON, in the model's metadata list) is always written.
+        dataset: The dataset the model was trained on, by name or as a ``Dataset``: its class
+            names are the default labels, its train split the default calibration data, its
+            test split the verification images. Default ``"mnist_sample"`` (bundled).
+        weights: Weights to load into ``model`` (``.weights.h5`` or ``.keras``).
+        verify: Run the file with LiteRT on the test images and compare with Keras (``True``:
+            every test image; an int: that many; ``False``: skip). An unquantized export must
+            match within 1e-5 with the same predicted class, or nothing is written.
+        name: Model name in the metadata (default: the Keras model's name).
+        description: Model description in the metadata (default: generated).
+        version: Model version in the metadata.
+        author: Author in the metadata (default ``"kerasdigits"``).
+        license: License in the metadata (default ``"unspecified"``).
+
+    Returns:
+        An :class:`ExportResult` with the file's I/O tensors, metadata and parity figures.
+
+    Raises:
+        ExportError: A bad argument (unknown target or quantization, a path not ending in
+            ``.tflite``, labels that do not match the number of classes, int8 without
+            representative images...), a model the converter cannot turn into builtin ops, or
+            a float export that does not match its Keras model. Nothing is written then.
+
+    Example:
+        >>> from kerasdigits import train
+        >>> from kerasdigits.export import export_tflite
+        >>> result = train("convnet", "mnist", epochs=2)  # doctest: +SKIP
+        >>> export_tflite(result.model, "digits.tflite", target="mlkit",
+        ...               quantization="int8", input_dtype="uint8")  # doctest: +SKIP
+    """
+    out = _check_path(path)
+    target = _check_choice("target", target, TARGETS)
+    quant = _check_quantization(quantization)
+    input_dtype = _check_choice("input_dtype", input_dtype, INPUT_DTYPES)
+    if target == "firebase-legacy" and input_dtype != "float32":
+        raise ExportError("target 'firebase-legacy' takes float32 [1, 784] input only (as "
+                          "FirebaseModelInterpreter did); use target='litert' for uint8")
+    if not isinstance(invert, bool | np.bool_):
+        raise ExportError(f"invert must be True or False, got {invert!r}")
+    if not isinstance(verify, bool | int) or verify < 0:
+        raise ExportError(f"verify must be True, False or a number of images, got {verify!r}")
+    if quant != "int8" and representative_data is not None:
+        raise ExportError("representative_data calibrates quantization='int8'; it has no use "
+                          f"with quantization={quant!r}")
+    if dataset is not None and not isinstance(dataset, str):
+        from kerasdigits.datasets import Dataset as _Dataset
+
+        if not isinstance(dataset, _Dataset):
+            raise ExportError(f"dataset must be a name or a Dataset, got "
+                              f"{type(dataset).__name__}")
+    keras_model = _resolve_model(model, weights)
+    plan = analyze_model(keras_model)
+    lazy = _LazyDataset(dataset)
+    class_names = _resolve_labels(labels, plan.num_classes, lazy)
+    representative = (_representative(representative_data, plan, lazy)
+                      if quant == "int8" else None)
+    source = plan_input(plan, target, input_dtype, bool(invert))
+    described = f"{plan.name} -> {target}, {input_dtype} input, quantization {quant}"
+    converted = convert(plan, source, quant, representative)
+    _check_contract(converted, source, plan, described)
+
+    meta = None
+    entries = {}
+    files: dict[str, bytes] = {}
+    if metadata:
+        meta = _metadata_info(plan, source, class_names, target=target, quantization=quant,
+                              name=name, description=description, version=version,
+                              author=author, license=license)
+        entries[METADATA_NAME] = encode_metadata(meta)
+        files = dict(meta.files)
+    record = {
+        "kerasdigits": __version__,
+        "model": plan.name,
+        "target": target,
+        "quantization": quant,
+        "input_dtype": input_dtype,
+        "input_mean": source.mean,
+        "input_std": source.std,
+        "invert": bool(invert),
+        "gray_weights": list(GRAY_WEIGHTS) if source.channels == 3 else None,
+        "softmax_added": plan.add_softmax,
+        "labels": list(class_names),
+    }
+    entries[EXPORT_INFO_NAME] = json.dumps(record, sort_keys=True).encode("utf-8")
+    packed = pack_model(converted, entries=entries, files=files, input_name=source.name,
+                        output_name=OUTPUT_NAME)
+
+    report = None
+    if verify is not False and verify != 0:
+        test = lazy.get().test
+        count = len(test) if verify is True else min(int(verify), len(test))
+        if test.images.shape[1:] != (plan.height, plan.width):
+            raise ExportError(
+                f"the {lazy.get().name} test images are {test.images.shape[1:]} but the model "
+                f"takes {(plan.height, plan.width)}; pass dataset= or verify=False"
+            )
+        report = verify_bytes(packed, keras_model, test.images[:count], test.labels[:count],
+                              feeding=feeding_for(packed), quantized=quant is not None)
+        if not report.passed:
+            raise ExportError(f"the exported model does not match its Keras model ({described}):"
+                              f" {report}; nothing was written")
+
+    atomic_write_bytes(out, packed)
+    summary = summarize_model(packed)
+    return ExportResult(
+        path=out,
+        size=len(packed),
+        target=target,
+        quantization=quant,
+        input=TensorInfo._from(summary.inputs[0]),
+        output=TensorInfo._from(summary.outputs[0]),
+        labels=class_names,
+        invert=bool(invert),
+        input_mean=source.mean,
+        input_std=source.std,
+        ops=summary.ops,
+        metadata=meta,
+        verification=report,
+        model_name=plan.name,
+    )
