@@ -370,7 +370,7 @@ def test_build_graph_function_model_functional_only() -> None:
 
     # Declared for both styles but returns a graph: the error says why.
     register_model("kd_residual_both", input_kind="flat")(kd_residual)
-    with pytest.raises(ModelConfigError, match="^kd_residual_both: the builder returns a graph"):
+    with pytest.raises(ModelConfigError, match=r"^kd_residual_both: the builder returns a graph"):
         build("kd_residual_both", style="sequential")
 
 
