@@ -273,7 +273,7 @@ def test_keras_file_round_trip_with_preprocessing(tmp_path: Path) -> None:
 
 
 def test_keras_file_round_trip_with_augmentation(tmp_path: Path) -> None:
-    model = build("accurate_convnet", preprocessing="unit", style="functional")
+    model = build("accurate_convnet", preprocessing="unit", style="functional", compile=False)
     model.save(tmp_path / "accurate.keras")
     loaded = keras.models.load_model(tmp_path / "accurate.keras")
     assert isinstance(loaded.get_layer("augment"), RandomShift)

@@ -32,7 +32,9 @@ def load_model(path: str | os.PathLike[str], *, compile: bool = True) -> Any:
     if path.suffix != ".keras":
         raise ModelFileError(f"{path}: expected a Keras 3 '.keras' model file")
     keras = _lazy.keras()
-    import kerasdigits.transforms.layers  # noqa: F401  (registers the custom layers)
+    # Importing these registers the kerasdigits layers for deserialization.
+    import kerasdigits.models.layers
+    import kerasdigits.transforms.layers  # noqa: F401
 
     try:
         return keras.models.load_model(path, compile=compile)
