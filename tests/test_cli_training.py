@@ -205,3 +205,19 @@ def test_train_with_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert cli.main(argv) == 0
     assert (tmp_path / "m.tflite").stat().st_size > 100_000
     assert "for litert, quantization none" in capsys.readouterr().out
+
+
+def test_train_with_mirrored_strategy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["train", "mlp256", "--dataset", "mnist_sample", "--epochs", "1", "--out",
+            str(tmp_path / "run"), "--strategy", "mirrored", "--preset", "quick"]
+    assert cli.main(argv) == 0
+    assert (tmp_path / "run" / "model.keras").is_file()
+    assert "test accuracy" in capsys.readouterr().out
+
+
+def test_collective_timeout_needs_multi_worker(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["train", "mlp256", "--dataset", "mnist_sample", "--out", str(tmp_path),
+            "--collective-timeout", "5"]
+    assert cli.main(argv) == 2
+    assert "--collective-timeout needs --strategy multi_worker" in capsys.readouterr().err

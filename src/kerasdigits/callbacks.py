@@ -189,8 +189,13 @@ def _last_checkpoint_class() -> type:
                     self.history.setdefault(key, []).append(float(value))
             path = self.directory / LAST_CHECKPOINT
             tmp = self.directory / f".{LAST_CHECKPOINT}.part.keras"
-            self.model.save(tmp, overwrite=True)
-            os.replace(tmp, path)
+            try:
+                self.model.save(tmp, overwrite=True)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+                raise
             _record_checkpoint(path, epoch + 1, logs)
             atomic_write_bytes(self.directory / HISTORY_FILE,
                                json.dumps(self.history, indent=1).encode("utf-8"))

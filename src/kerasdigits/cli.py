@@ -99,9 +99,14 @@ def _cmd_train(args: argparse.Namespace, out: TextIO) -> int:
     from kerasdigits._files import atomic_write_bytes
     from kerasdigits.datasets import load_dataset
     from kerasdigits.models import get_model_spec
-    from kerasdigits.training import evaluate, train
+    from kerasdigits.training import evaluate, is_chief, make_strategy, train
 
     get_model_spec(args.model)  # fail fast on an unknown name, before loading data
+    strategy: Any = args.strategy
+    if args.collective_timeout is not None:
+        if args.strategy != "multi_worker":
+            raise _UsageError("--collective-timeout needs --strategy multi_worker")
+        strategy = make_strategy("multi_worker", collective_timeout=args.collective_timeout)
     dataset = load_dataset(args.dataset, data_dir=args.data_dir)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -115,7 +120,12 @@ def _cmd_train(args: argparse.Namespace, out: TextIO) -> int:
         resume=args.resume,
         seed=args.seed,
         validation=args.validation,
+        strategy=strategy,
     )
+    if not is_chief(strategy):  # under several workers only the chief writes OUT
+        out.write(f"trained {args.model} on {dataset.name} as a worker; the chief writes "
+                  f"{out_dir}\n")
+        return 0
     model_path = out_dir / "model.keras"
     result.model.save(model_path)
     evaluation = evaluate(result.model, dataset)
@@ -311,6 +321,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto, test, none, or a size to carve out of train")
     p.add_argument("--seed", type=int, help="seed for a reproducible run")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints")
+    p.add_argument("--strategy", choices=("mirrored", "multi_worker"),
+                   help="train with tf.distribute: mirrored (all local devices) or "
+                        "multi_worker (the cluster in TF_CONFIG: run the same command on every "
+                        "worker, with OUT on storage they all see)")
+    p.add_argument("--collective-timeout", type=float, metavar="SECONDS",
+                   help="with --strategy multi_worker: fail an all-reduce that takes longer "
+                        "(default: none; dead workers are detected by heartbeats)")
     p.add_argument("--export", metavar="FILE.tflite", help="also export the trained model")
     p.add_argument("--target", default="litert", choices=_TARGETS,
                    help="export target (with --export; default litert)")

@@ -6,19 +6,29 @@
 
 from __future__ import annotations
 
+from kerasdigits.training._distribute import (
+    STRATEGIES,
+    WorkerFailureError,
+    is_chief,
+    make_strategy,
+)
 from kerasdigits.training._evaluate import Evaluation, evaluate, evaluation_from_probabilities
 from kerasdigits.training._io import ModelFileError, load_model
 from kerasdigits.training._predict import predict
 from kerasdigits.training._train import TrainingError, TrainResult, train
 
 __all__ = [
+    "STRATEGIES",
     "Evaluation",
     "ModelFileError",
     "TrainResult",
     "TrainingError",
+    "WorkerFailureError",
     "evaluate",
     "evaluation_from_probabilities",
+    "is_chief",
     "load_model",
+    "make_strategy",
     "predict",
     "train",
 ]

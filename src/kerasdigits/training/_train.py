@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -19,6 +20,7 @@ from kerasdigits.training._feeding import model_input_spec
 
 if TYPE_CHECKING:
     from kerasdigits.models import ModelSpec
+    from kerasdigits.training._distribute import DistributedRun
 
 __all__ = ["TrainResult", "TrainingError", "train"]
 
@@ -180,6 +182,7 @@ def train(
     resume: bool = False,
     seed: int | None = None,
     verbose: int | Literal["auto"] = "auto",
+    strategy: Any = None,
     **build_kwargs: Any,
 ) -> TrainResult:
     """Train a model on a dataset.
@@ -209,6 +212,16 @@ def train(
             same history on the same machine.
         verbose: Keras verbosity: ``"auto"`` (progress bar on a terminal, a line per epoch
             otherwise), 0, 1 or 2.
+        strategy: ``None`` (one device), ``"mirrored"`` (every local GPU, else every logical
+            CPU device), ``"multi_worker"`` (``MultiWorkerMirroredStrategy`` over the cluster in
+            ``TF_CONFIG``; run the same call on every machine) or a
+            ``tf.distribute.Strategy``. ``batch_size`` stays the global batch (it must be a
+            multiple of the replicas) and the recipe's learning rate is used unchanged; only
+            the chief writes into ``checkpoint_dir``, which must be shared by all workers for
+            ``resume``; a backup in ``checkpoint_dir/backup`` lets ``resume=True`` continue
+            an interrupted run. A Keras model given with a strategy must be created in
+            ``strategy.scope()``. Under several workers the returned model is a
+            single-process copy. See the "Scaling out" page of the documentation.
         **build_kwargs: Passed to :func:`kerasdigits.build` with a model name (``style``,
             ``dropout``...).
 
@@ -217,7 +230,38 @@ def train(
 
     Raises:
         TrainingError: Bad arguments, or ``resume=True`` with a model that is not a name.
+        WorkerFailureError: Under several workers, a worker died or stopped responding.
     """
+
+    def body(run: DistributedRun | None) -> TrainResult:
+        return _train(model_or_name, dataset, epochs=epochs, batch_size=batch_size,
+                      validation=validation, callbacks=callbacks, checkpoint_dir=checkpoint_dir,
+                      resume=resume, seed=seed, verbose=verbose, run=run, **build_kwargs)
+
+    if strategy is None:
+        return body(None)
+    from kerasdigits.training._distribute import resolve_strategy, run_distributed
+
+    # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs anything else.
+    result: TrainResult = run_distributed(resolve_strategy(strategy), body)
+    return result
+
+
+def _train(
+    model_or_name: Any,
+    dataset: Dataset | str,
+    *,
+    epochs: int | None,
+    batch_size: int | None,
+    validation: Validation,
+    callbacks: str | Sequence[Any] | None,
+    checkpoint_dir: str | os.PathLike[str] | None,
+    resume: bool,
+    seed: int | None,
+    verbose: int | Literal["auto"],
+    run: DistributedRun | None,
+    **build_kwargs: Any,
+) -> TrainResult:
     keras = _lazy.keras()
     if isinstance(dataset, str):
         dataset = load_dataset(dataset)
@@ -226,12 +270,16 @@ def train(
     if seed is not None:
         keras.utils.set_random_seed(int(seed))
     model, spec = _resolve_model(model_or_name, dataset.num_classes, **build_kwargs)
+    if run is not None and not isinstance(model_or_name, str):
+        run.check_model(model)
     recipe = spec.recipe if spec is not None else None
     epochs = int(epochs if epochs is not None else (recipe.epochs if recipe else 10))
     batch_size = int(batch_size if batch_size is not None else
                      (recipe.batch_size if recipe else 128))
     if epochs < 1 or batch_size < 1:
         raise TrainingError(f"epochs and batch_size must be positive, got {epochs}, {batch_size}")
+    if run is not None:
+        run.per_replica_batch_size(batch_size)
     fraction = (recipe.validation_size if recipe and recipe.validation_size
                 else _DEFAULT_VALIDATION_FRACTION)
     dataset, val_split, val_note = _pick_validation(dataset, validation, fraction,
@@ -248,6 +296,8 @@ def train(
 
     directory = (Path(checkpoint_dir) if checkpoint_dir is not None
                  else Path("checkpoints") / model.name)
+    # Under a strategy only the chief writes into `directory`; the others write elsewhere.
+    write_dir = run.write_dir(directory) if run is not None else directory
     initial_epoch = 0
     previous: dict[str, list[float]] = {}
     if resume:
@@ -255,6 +305,8 @@ def train(
         from kerasdigits.training._io import load_model
 
         found = latest_checkpoint(directory)
+        if run is not None:
+            run.agree(found[1] if found else 0, "the checkpoint to resume from")
         if found is None:
             print(f"resume: no checkpoint in {directory}; starting from epoch 1", file=sys.stderr)
         else:
@@ -269,21 +321,37 @@ def train(
                     f"than {initial_epoch} epochs"
                 )
 
+    backup = None
+    if run is not None:
+        initial_epoch, previous, backup = run.backup(directory, write_dir, callbacks,
+                                                     resume=resume, initial_epoch=initial_epoch,
+                                                     previous=previous, epochs=epochs)
+
     if not resume and isinstance(callbacks, str) and callbacks in ("default", "logs"):
         from kerasdigits.callbacks import forget_checkpoints
 
-        forget_checkpoints(directory)
+        forget_checkpoints(write_dir)
     patience = recipe.early_stopping_patience if recipe else None
-    cbs = _callbacks(callbacks, directory, val_split is not None, patience,
+    cbs = _callbacks(callbacks, write_dir, val_split is not None, patience,
                      _compiled_metrics(model), previous)
-    train_data = _pipeline(dataset.train, model, batch_size, shuffle=True, seed=seed)
+    if run is not None and not isinstance(callbacks, str):
+        run.redirect(cbs, write_dir)
+    if backup is not None:
+        cbs.append(backup)
+    shuffle_seed = run.shuffle_seed(seed) if run is not None else seed
+    train_data = _pipeline(dataset.train, model, batch_size, shuffle=True, seed=shuffle_seed)
     val_data = (_pipeline(val_split, model, max(batch_size, 256), shuffle=False, seed=None)
                 if val_split is not None else None)
+    if run is not None:
+        train_data, val_data = run.shard(train_data), run.shard(val_data)
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
     start = time.perf_counter()
-    history = model.fit(train_data, validation_data=val_data, epochs=epochs, shuffle=False,
-                        initial_epoch=initial_epoch, callbacks=cbs, verbose=verbose)
+    fitting = (run.fitting(model, train_data.element_spec) if run is not None
+               else contextlib.nullcontext())
+    with fitting:
+        history = model.fit(train_data, validation_data=val_data, epochs=epochs, shuffle=False,
+                            initial_epoch=initial_epoch, callbacks=cbs, verbose=verbose)
     wall = time.perf_counter() - start
 
     new = {k: [float(v) for v in values] for k, values in history.history.items()}
@@ -292,6 +360,9 @@ def train(
     best_epoch = int(np.argmin(merged[key])) + 1 if merged.get(key) else 0
     # Every folder a kerasdigits checkpoint callback wrote into (presets or an explicit list).
     folders = list(dict.fromkeys(Path(cb.directory) for cb in cbs if hasattr(cb, "directory")))
+    if run is not None and write_dir != directory:  # a non-chief worker: report the chief's
+        folders = [directory if f == write_dir else f for f in folders
+                   if f == write_dir or write_dir not in f.parents]
     paths = tuple(p for folder in folders for p in _checkpoint_files(folder))
     if folders:
         directory = folders[0]
