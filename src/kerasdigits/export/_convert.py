@@ -39,8 +39,11 @@ __all__ = [
 
 PixelScale = Literal["unit", "raw"]
 
+#: Export targets: the model's own layout for LiteRT, RGB for ML Kit, flat float for the 2018 API.
 TARGETS: tuple[str, ...] = ("litert", "mlkit", "firebase-legacy")
+#: Quantization modes (``None`` means float32).
 QUANTIZATIONS: tuple[str, ...] = ("dynamic", "float16", "int8")
+#: Input dtypes an export can declare.
 INPUT_DTYPES: tuple[str, ...] = ("float32", "uint8")
 #: ITU-R BT.601 luma weights: ``gray = 0.299 R + 0.587 G + 0.114 B`` (they sum to 1, so a gray
 #: pixel fed as R = G = B keeps its value).

@@ -535,7 +535,7 @@ def export_tflite(
             with scale 1 and zero point 0, output stays ``float32`` probabilities).
         input_dtype: ``"float32"`` or ``"uint8"`` (raw pixels); ``firebase-legacy`` is float32.
         labels: Class names in output order, or a text file with one per line; default: the
-            class names of ``dataset`` (digits ``"0"``..``"9"`` for MNIST).
+            class names of ``dataset`` (digits ``"0"`` to ``"9"`` for MNIST).
         representative_data: Calibration images for ``"int8"``: a dataset name, a
             :class:`~kerasdigits.datasets.Dataset` (its train split) or
             :class:`~kerasdigits.datasets.Split`, or ``uint8`` images ``(N, h, w)``; default

@@ -159,7 +159,7 @@ class ModelMetadataInfo:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        """The class names: the first output's ``TENSOR_AXIS_LABELS`` file, line by line.
+        """The class names, from the first output's ``TENSOR_AXIS_LABELS`` file, line by line.
 
         Empty when there is no such file (or it was not packed).
         """

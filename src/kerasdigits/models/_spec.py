@@ -69,6 +69,7 @@ class CompileSettings:
             callbacks then see every n-th batch only.
 
     Example:
+        >>> from kerasdigits.models import CompileSettings
         >>> CompileSettings(optimizer="rmsprop").learning_rate is None
         True
     """
@@ -148,6 +149,7 @@ class Recipe:
         notes: Anything else worth knowing (where the recipe comes from).
 
     Example:
+        >>> from kerasdigits.models import Recipe
         >>> Recipe(epochs=20, batch_size=128).schedule
         'constant'
     """
@@ -194,6 +196,7 @@ class Recipe:
             The learning rate.
 
         Example:
+            >>> from kerasdigits.models import Recipe
             >>> r = Recipe(epochs=10, learning_rate=0.01, schedule="cosine")
             >>> r.learning_rate_at(0, 0.001), round(r.learning_rate_at(5, 0.001), 6)
             (0.01, 0.005)
@@ -289,7 +292,7 @@ class ModelSpec:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        """The model's input shape without preprocessing: ``(784,)`` or ``(28, 28, 1)``."""
+        """The model's input shape without preprocessing, ``(784,)`` or ``(28, 28, 1)``."""
         return NATIVE_INPUT_SHAPES[self.input_kind]
 
     @property
@@ -310,7 +313,7 @@ class ModelSpec:
 
     @property
     def source(self) -> str:
-        """Where the builder is defined: ``"module:qualname"``."""
+        """Where the builder is defined, as ``"module:qualname"``."""
         module = getattr(self.builder, "__module__", None) or "?"
         qualname = getattr(self.builder, "__qualname__", None) or repr(self.builder)
         return f"{module}:{qualname}"

@@ -124,7 +124,7 @@ def evaluate(model: Any, data: Dataset | Split, *, class_names: tuple[str, ...] 
         model: A Keras model (or the path of a saved ``.keras`` file) whose output is class
             probabilities.
         data: A :class:`Dataset` (its test split is used) or a :class:`Split`.
-        class_names: Names for the table (default: the dataset's, or ``"0"``..``"9"``).
+        class_names: Names for the table (default: the dataset's, or ``"0"`` to ``"9"``).
 
     Returns:
         The :class:`Evaluation`; ``print()`` it for a readable table.

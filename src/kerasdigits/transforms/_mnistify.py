@@ -307,6 +307,7 @@ def to_mnist(image: npt.ArrayLike, *, invert: InvertMode = "auto") -> npt.NDArra
 
     Example:
         >>> import numpy as np
+        >>> from kerasdigits.transforms import to_mnist
         >>> page = np.full((60, 90), 230, dtype=np.uint8)  # light paper...
         >>> page[10:50, 40:46] = 20  # ...with a dark vertical stroke: a "1"
         >>> digit = to_mnist(page)
@@ -340,6 +341,7 @@ def to_mnist_batch(
 
     Example:
         >>> import numpy as np
+        >>> from kerasdigits.transforms import to_mnist_batch
         >>> pages = np.zeros((2, 40, 40), dtype=np.uint8)
         >>> pages[:, 5:30, 10:20] = 255
         >>> to_mnist_batch(pages).shape

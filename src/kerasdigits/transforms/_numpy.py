@@ -113,6 +113,7 @@ def flatten(images: npt.ArrayLike) -> npt.NDArray[Any]:
 
     Example:
         >>> import numpy as np
+        >>> from kerasdigits.transforms import flatten
         >>> flatten(np.zeros((5, 28, 28), dtype=np.uint8)).shape
         (5, 784)
     """
@@ -160,6 +161,7 @@ def pixel_stats(images: npt.ArrayLike) -> tuple[float, float]:
 
     Example:
         >>> import numpy as np
+        >>> from kerasdigits.transforms import pixel_stats
         >>> pixel_stats(np.array([[0, 255]], dtype=np.uint8))
         (0.5, 0.5)
     """
@@ -229,6 +231,7 @@ def normalize(
 
     Example:
         >>> import numpy as np
+        >>> from kerasdigits.transforms import normalize
         >>> normalize(np.array([0, 255], dtype=np.uint8)).tolist()
         [0.0, 1.0]
         >>> normalize(np.array([0, 255], dtype=np.uint8), "standard", mean=0.5, std=0.5).tolist()
@@ -304,6 +307,7 @@ def one_hot(labels: npt.ArrayLike, num_classes: int = 10) -> npt.NDArray[np.floa
 
     Example:
         >>> import numpy as np
+        >>> from kerasdigits.transforms import one_hot
         >>> one_hot(np.array([0, 2]), num_classes=3).tolist()
         [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
     """
@@ -370,7 +374,9 @@ class Compose:
 
     Example:
         >>> import functools
+        >>> import functools
         >>> import numpy as np
+        >>> from kerasdigits.transforms import Compose, flatten, normalize
         >>> prep = Compose([functools.partial(normalize, mode="unit"), flatten])
         >>> prep
         Compose([normalize(mode='unit'), flatten])
@@ -445,6 +451,7 @@ def pipeline(*transforms: Callable[[Any], Any]) -> Compose:
 
     Example:
         >>> import numpy as np
+        >>> from kerasdigits.transforms import flatten, normalize, pipeline
         >>> prep = pipeline(normalize, flatten)
         >>> prep(np.full((1, 2, 2), 255, dtype=np.uint8)).tolist()
         [[1.0, 1.0, 1.0, 1.0]]

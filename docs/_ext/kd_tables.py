@@ -1,0 +1,212 @@
+"""Generated fragments: the model-zoo table, the benchmark tables, the dataset sample figures."""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "bench"
+
+
+def _md_escape(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---:" if i in right else "---" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- model zoo
+
+
+def zoo_markdown() -> str:
+    """The zoo table (every built-in registered model) and the references of its figures."""
+    from kerasdigits.models import build, get_model_spec, list_models
+
+    specs = [get_model_spec(n) for n in list_models()]
+    specs = [s for s in specs if s.registered_by in ("kerasdigits", "")]
+    rows, refs = [], []
+    for spec in specs:
+        params = build(spec.name, compile=False).count_params()
+        styles = ", ".join(f"**{s}**" if s == spec.default_style else s for s in spec.styles)
+        cs, recipe = spec.compile_settings, spec.recipe
+        rate = f", lr {recipe.learning_rate or cs.learning_rate:g}" if (
+            recipe.learning_rate or cs.learning_rate) else ""
+        sched = "" if recipe.schedule == "constant" else f", {recipe.schedule}"
+        epochs = f"{recipe.epochs} epoch{'s' if recipe.epochs != 1 else ''}"
+        stop = (f" (early stopping, patience {recipe.early_stopping_patience})"
+                if recipe.early_stopping_patience else "")
+        train = f"{cs.optimizer}{rate}{sched}, {epochs}{stop}, batch {recipe.batch_size}"
+        acc = ", ".join(f"{ds} {v:.2%}" for ds, v in spec.reference_accuracy.items()) or "-"
+        rows.append([f"`{spec.name}`", spec.description, f"{spec.input_kind} "
+                     f"`{spec.input_shape}`", styles, f"{params:,}", ", ".join(spec.tags),
+                     train, acc])
+        if spec.reference or spec.recipe.notes:
+            refs.append([f"`{spec.name}`", spec.reference or "-", spec.recipe.notes or "-"])
+    out = _table(["name", "description", "input", "styles (default in bold)", "params",
+                  "tags", "default recipe", "reference accuracy"], rows, right={4})
+    out += ("\nParameters counted with `build(name, compile=False).count_params()`; the "
+            "recipe is `get_model_spec(name).recipe` with the optimizer of "
+            "`compile_settings`.\n\n")
+    if refs:
+        out += "Where the reference accuracies come from:\n\n"
+        out += _table(["name", "reference", "recipe notes"], refs)
+    return out
+
+
+# --------------------------------------------------------------------------- benchmarks
+
+
+def _usage(script: Path) -> str:
+    """The command lines of a script's ``Usage:`` docstring section."""
+    doc = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8"))) or ""
+    match = re.search(r"^Usage:\n((?:[ \t]+.*\n?)+)", doc, re.MULTILINE)
+    if not match:
+        return f"python bench/{script.name}"
+    lines = match.group(1).splitlines()
+    indent = min(len(x) - len(x.lstrip()) for x in lines if x.strip())
+    return "\n".join(x[indent:] for x in lines).strip()
+
+
+def _ms(v: float) -> str:
+    return f"{v:,.1f}" if v < 10 else f"{v:,.0f}"
+
+
+def _datasets(data: dict[str, Any]) -> str:
+    rows = [[r["case"], _ms(r["ms"]), r.get("note", "")] for r in data["rows"]]
+    return _table(["case", "ms (median)", "note"], rows, right={1})
+
+
+def _export(data: dict[str, Any]) -> str:
+    out = (f"**Export parity and quantization** ({data['epochs']} training epochs, every "
+           f"file run with LiteRT on all {data['test_images']:,} MNIST test images, fed as "
+           "an app would):\n\n")
+    rows = []
+    for r in data["parity"]:
+        parity = ("yes" if r["parity"] else "NO") if r["quantization"] == "none" else "-"
+        rows.append([r["model"], r["target"], f"`{r['input']}`", r["quantization"],
+                     f"{r['size']:,}", f"{r['size_ratio']:.1%}", f"{r['keras_accuracy']:.2%}",
+                     f"{r['tflite_accuracy']:.2%}", f"{100 * r['accuracy_drop']:+.2f}",
+                     f"{r['max_abs_diff']:.1e}", f"{r['argmax_agreement']:.2%}", parity])
+    out += _table(["model", "target", "input", "quantization", "bytes", "vs float",
+                   "Keras acc.", "TFLite acc.", "drop (pts)", "max abs dp", "argmax agree",
+                   "parity"], rows, right=set(range(4, 11)))
+    quants = list(dict.fromkeys(r["quantization"] for r in data["latency"]))
+    models = list(dict.fromkeys(r["model"] for r in data["latency"]))
+    load = data.get("load_average")
+    noisy = (f", load average {load:.1f} during the run: noisy"
+             if isinstance(load, float) and math.isfinite(load) else "")
+    out += (f"\n**Single-image LiteRT latency**, `litert` target, one thread, median / 99th "
+            f"percentile of {data['runs']:,} runs in microseconds{noisy}:\n\n")
+    rows = []
+    for model in models:
+        cells = [f"`{model}`"]
+        for q in quants:
+            r = next((r for r in data["latency"]
+                      if r["model"] == model and r["quantization"] == q), None)
+            cells.append(f"{r['median_us']:.0f} / {r['p99_us']:.0f}" if r else "-")
+        rows.append(cells)
+    out += _table(["model", *quants], rows, right=set(range(1, len(quants) + 1)))
+    return out
+
+
+def _generic(data: dict[str, Any]) -> str:
+    out = []
+    scalars = [[k, str(v)] for k, v in data.items()
+               if not isinstance(v, list | dict) and k not in ("date", "machine")]
+    if scalars:
+        out.append(_table(["key", "value"], scalars))
+    for key, value in data.items():
+        if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
+            header = list(dict.fromkeys(k for r in value for k in r))
+            rows = [[_fmt(r.get(k, "")) for k in header] for r in value]
+            out.append(f"**{key}**\n\n" + _table(header, rows))
+    return "\n".join(out)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+RENDERERS = {"datasets": _datasets, "export": _export}
+
+
+def benchmarks_markdown() -> str:
+    """One section per ``bench/results/*.json``: the tables, where and how it was measured."""
+    files = sorted((BENCH / "results").glob("*.json"))
+    if not files:
+        return "No benchmark results in `bench/results/` yet.\n"
+    out = []
+    for path in files:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        stem = path.stem
+        script = BENCH / f"bench_{stem}.py"
+        title = _title(script) if script.is_file() else stem
+        out.append(f"## {title}\n")
+        where = ", ".join(str(data[k]) for k in ("date", "machine") if k in data)
+        if where:
+            out.append(f"Measured {where}; from `bench/results/{path.name}`.\n")
+        render = RENDERERS.get(stem)
+        table = path.with_suffix(".md")  # the tables a script writes itself, if any
+        try:
+            if render:
+                out.append(render(data))
+            elif table.is_file():
+                out.append(_demote(table.read_text(encoding="utf-8")))
+            else:
+                out.append(_generic(data))
+        except (KeyError, TypeError, ValueError):
+            out.append(_generic(data))  # an older or newer layout: show it as it is
+        if script.is_file():
+            out.append(f"\nReproduce (writes `bench/results/{path.name}`):\n\n```sh\n"
+                       f"{_usage(script)}\n```\n")
+    return "\n".join(out)
+
+
+def _demote(markdown: str) -> str:
+    """Shift the headings of an included Markdown file so that its top level is 3."""
+    levels = [len(m.group(1)) for m in re.finditer(r"^(#{1,6}) ", markdown, re.MULTILINE)]
+    if not levels:
+        return markdown
+    shift = 3 - min(levels)
+    return re.sub(r"^(#{1,6}) ", lambda m: "#" * max(1, min(6, len(m.group(1)) + shift)) + " ",
+                  markdown, flags=re.MULTILINE)
+
+
+def _title(script: Path) -> str:
+    doc = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8"))) or script.stem
+    first = doc.split("\n\n")[0].replace("\n", " ").strip().rstrip(".")
+    first = first.removeprefix("Benchmark: ")
+    return first[:1].upper() + first[1:] if first else script.stem
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def dataset_figures() -> dict[str, bytes]:
+    """PNG bytes of a 25-image grid of each bundled sample, by file name."""
+    import tempfile
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from kerasdigits import load_dataset
+    from kerasdigits.plots import show_samples
+
+    files = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("mnist_sample", "fashion_mnist_sample"):
+            path = Path(tmp) / f"{name}.png"
+            show_samples(load_dataset(name, download=False), n=25, save=path)
+            files[path.name] = path.read_bytes()
+    return files
