@@ -20,7 +20,15 @@ import numpy.typing as npt
 from kerasdigits._errors import DatasetError
 from kerasdigits._files import atomic_write_bytes
 
-__all__ = ["decompress", "idx_bytes", "idx_header", "parse_idx", "read_idx", "write_idx"]
+__all__ = [
+    "decompress",
+    "idx_bytes",
+    "idx_header",
+    "parse_idx",
+    "read_decompressed",
+    "read_idx",
+    "write_idx",
+]
 
 #: IDX dtype code -> NumPy dtype (big-endian, as stored).
 _CODE_TO_DTYPE: dict[int, np.dtype[np.generic]] = {
@@ -131,13 +139,22 @@ def read_idx(path: str | os.PathLike[str]) -> npt.NDArray[np.generic]:
         array([7, 2, 1], dtype=uint8)
     """
     path = Path(path)
+    return parse_idx(read_decompressed(path), source=path)
+
+
+def read_decompressed(path: Path) -> bytes:
+    """Return the contents of ``path``, gunzipped if it is gzip data.
+
+    Raises:
+        DatasetError: The file is missing, unreadable, or a truncated or corrupt gzip stream.
+    """
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise DatasetError(f"{path}: missing file") from None
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    return parse_idx(decompress(raw, source=path), source=path)
+    return decompress(raw, source=path)
 
 
 def idx_header(dtype: np.dtype[np.generic], shape: tuple[int, ...]) -> bytes:

@@ -29,7 +29,7 @@ from kerasdigits._files import file_lock
 from kerasdigits.datasets._catalog import ROLES, DatasetInfo, dataset_info
 from kerasdigits.datasets._dataset import Dataset, DataSource, Split
 from kerasdigits.datasets._download import DEFAULT_TIMEOUT, default_stream, download_file
-from kerasdigits.datasets._idx import decompress, idx_bytes, parse_idx
+from kerasdigits.datasets._idx import idx_bytes, parse_idx, read_decompressed
 from kerasdigits.datasets._verify import check_sha256, is_verified, mark_verified
 
 __all__ = ["SAMPLES_DIR", "Candidate", "candidates", "load_dataset", "locate_dataset"]
@@ -195,13 +195,7 @@ def _check_pair(info: DatasetInfo, split: str, images: np.ndarray, labels: np.nd
 
 
 def _read_role(info: DatasetInfo, role: str, path: Path, *, verify: bool) -> np.ndarray:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: missing file") from None
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    data = decompress(raw, source=path)
+    data = read_decompressed(path)
     array = parse_idx(data, source=path)
     _validate_array(info, role, array, path)
     if verify and not is_verified(path, info.sha256[role]):
