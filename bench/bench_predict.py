@@ -1,0 +1,245 @@
+"""Benchmark: single-image prediction latency, and `kerasdigits predict` on a PNG.
+
+Usage:
+    python bench/bench_predict.py [--runs 1000] [--models mlp2x512,fast_mlp,fast_convnet,...]
+        [--out bench/results/predict.json]
+
+1. For each zoo model (built with ``preprocessing="unit"``, untrained: latency does not depend
+   on the weights), one MNIST-sized ``uint8`` image at a time, after warm-up, median and 99th
+   percentile of ``--runs`` calls (fewer for the slow ones) of: ``kerasdigits.predict``; a
+   plain traced ``tf.function`` of ``model(x, training=False)``; Keras ``model(x)`` (eager);
+   ``model.predict_on_batch``; ``model.predict``; and LiteRT (the exported ``litert`` file, one
+   thread, ``set_tensor`` + ``invoke`` + ``get_tensor``). Also a whole batch of 10,000 images
+   through ``kerasdigits.predict`` and ``model.predict``.
+2. ``kerasdigits predict MODEL.keras digit.png``: the whole command (median of 5 fresh
+   processes) and, in one fresh process, its phases: interpreter start-up, ``import
+   kerasdigits``, importing TensorFlow/Keras, loading the model, reading and
+   ``to_mnist``-preprocessing the picture, and the first and later ``predict`` calls.
+
+Prints Markdown tables and writes bench/results/predict.json and predict.md. Needs no
+dataset (the picture is drawn). Wall-clock times on a shared machine: the load average is
+recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import QUIET, RESULTS, load_average, machine, table, today, write_results
+
+DEFAULT_MODELS = ("mlp2x512", "fast_mlp", "fast_convnet", "accurate_convnet")
+
+PHASES = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import kerasdigits
+t1 = time.perf_counter()
+import keras, tensorflow
+t2 = time.perf_counter()
+from kerasdigits.cli import _read_picture
+from kerasdigits.training import load_model, predict
+from kerasdigits.transforms import to_mnist
+model = load_model(sys.argv[1])
+t3 = time.perf_counter()
+image = to_mnist(_read_picture(sys.argv[2]))
+t4 = time.perf_counter()
+label, probs = predict(model, image)
+t5 = time.perf_counter()
+times = []
+for _ in range(20):
+    t = time.perf_counter()
+    predict(model, to_mnist(_read_picture(sys.argv[2])))
+    times.append(time.perf_counter() - t)
+times.sort()
+print(json.dumps({"import_kerasdigits": t1 - t0, "import_tensorflow_keras": t2 - t1,
+                  "load_model": t3 - t2, "read_and_to_mnist": t4 - t3,
+                  "first_predict": t5 - t4, "later_read_to_mnist_predict": times[10],
+                  "label": int(label)}))
+"""
+
+
+def timed(fn: Callable[[], Any], runs: int, warmup: int = 20) -> dict[str, float]:
+    """Median and 99th percentile of ``runs`` calls of ``fn``, in microseconds."""
+    for _ in range(warmup):
+        fn()
+    times = np.empty(runs)
+    for i in range(runs):
+        t = time.perf_counter_ns()
+        fn()
+        times[i] = time.perf_counter_ns() - t
+    return {"median_us": float(np.median(times) / 1e3),
+            "p99_us": float(np.percentile(times, 99) / 1e3), "runs": runs}
+
+
+def latencies(name: str, runs: int, image: np.ndarray, batch: np.ndarray,
+              work: Path) -> list[dict[str, Any]]:
+    import keras
+    import tensorflow as tf
+
+    from kerasdigits import build, predict
+    from kerasdigits.export import export_tflite
+    from kerasdigits.export._verify import feeding_for, make_interpreter
+    from kerasdigits.training._feeding import prepare_images
+
+    keras.utils.set_random_seed(0)
+    model = build(name, preprocessing="unit")
+    x, _ = prepare_images(model, image)
+    spec = tf.TensorSpec((None, *x.shape[1:]), x.dtype)
+    fn = tf.function(lambda b: model(b, training=False), input_signature=[spec])
+    xt = tf.constant(x)
+    slow = max(20, runs // 20)
+    rows = [
+        ("kerasdigits.predict", timed(lambda: predict(model, image), runs)),
+        ("tf.function(model)", timed(lambda: fn(xt).numpy(), runs)),
+        ("model(x) eager", timed(lambda: model(x, training=False).numpy(), slow, 5)),
+        ("model.predict_on_batch", timed(lambda: model.predict_on_batch(x), slow, 5)),
+        ("model.predict", timed(lambda: model.predict(x, verbose=0), slow, 3)),
+    ]
+    path = work / f"{name}.tflite"
+    res = export_tflite(model, path, verify=False)
+    data = path.read_bytes()
+    feed = feeding_for(data)(image)
+    interpreter = make_interpreter(data, num_threads=1)
+    inp = interpreter.get_input_details()[0]["index"]
+    out = interpreter.get_output_details()[0]["index"]
+
+    def invoke() -> None:
+        interpreter.set_tensor(inp, feed)
+        interpreter.invoke()
+        interpreter.get_tensor(out)
+
+    rows.append(("LiteRT (float32 .tflite, 1 thread)", timed(invoke, runs, 50)))
+    xb, _ = prepare_images(model, batch)
+    t = time.perf_counter()
+    predict(model, batch)
+    kd_batch = time.perf_counter() - t
+    t = time.perf_counter()
+    model.predict(xb, verbose=0, batch_size=1024)
+    keras_batch = time.perf_counter() - t
+    return [{"model": name, "method": method, **timing, "tflite_bytes": res.size,
+             "batch_10k_kerasdigits_s": kd_batch, "batch_10k_model_predict_s": keras_batch}
+            for method, timing in rows]
+
+
+def draw_png(path: Path, image: np.ndarray) -> None:
+    """Save ``image`` as a phone-photo-like picture: 280x280 RGB, dark ink on white."""
+    from PIL import Image
+
+    big = np.kron(255 - image, np.ones((10, 10), np.uint8))
+    Image.fromarray(np.stack([big] * 3, axis=-1)).save(path)
+
+
+def cli_times(model_file: Path, png: Path, repeat: int) -> dict[str, Any]:
+    env = {**os.environ, **QUIET}
+    startup, whole = [], []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True, env=env)
+        startup.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "kerasdigits", "predict", str(model_file),
+                               str(png)], check=True, env=env, capture_output=True, text=True)
+        whole.append(time.perf_counter() - t)
+    phases = json.loads(subprocess.run([sys.executable, "-c", PHASES, str(model_file), str(png)],
+                                       check=True, env=env, capture_output=True,
+                                       text=True).stdout.strip().splitlines()[-1])
+    return {"python_startup_s": statistics.median(startup),
+            "whole_command_s": statistics.median(whole), "output": proc.stdout.strip(),
+            **{f"{k}_s" if k != "label" else k: v for k, v in phases.items()}}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--models", default=",".join(DEFAULT_MODELS))
+    parser.add_argument("--cli-repeat", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=RESULTS / "predict.json")
+    args = parser.parse_args()
+    from kerasdigits import build, load_dataset
+
+    load_start = load_average()
+    sample = load_dataset("mnist_sample", download=False, progress=False)
+    image = sample.test.images[0]
+    batch = np.resize(sample.test.images, (10_000, 28, 28))
+    names = [n for n in args.models.split(",") if n]
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for name in names:
+            rows += latencies(name, args.runs, image, batch, work)
+            print(f"  {name}: done", file=sys.stderr)
+        model_file = work / "mlp2x512.keras"
+        build("mlp2x512", preprocessing="unit").save(model_file)
+        png = work / "digit.png"
+        draw_png(png, image)
+        cli = cli_times(model_file, png, args.cli_repeat)
+    import tensorflow as tf
+
+    payload = {"date": today(), "machine": machine(tf.__version__), "runs": args.runs,
+               "load_1min_start": load_start[0], "load_1min_end": load_average()[0],
+               "latency": rows, "cli": [{"model": "mlp2x512", **cli}]}
+    markdown = render(payload)
+    print("\n" + markdown)
+    write_results(args.out, payload, markdown)
+    return 0
+
+
+def render(payload: dict[str, Any]) -> str:
+    rows = payload["latency"]
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+
+    def cell(model: str, method: str) -> str:
+        r = next(r for r in rows if r["model"] == model and r["method"] == method)
+        med, p99 = r["median_us"], r["p99_us"]
+        if med >= 1000:
+            return f"{med / 1e3:.1f} / {p99 / 1e3:.1f} ms"
+        return f"{med:.0f} / {p99:.0f} µs"
+
+    out = [f"### Single-image prediction, median / p99 ({payload['date']}, {payload['machine']}, "
+           f"load {payload['load_1min_start']:.1f} / {payload['load_1min_end']:.1f})\n",
+           table(["method", *[f"`{m}`" for m in models]],
+                 [[m, *[cell(model, m) for model in models]] for m in methods],
+                 right=range(1, len(models) + 1))]
+    batch_rows = []
+    for model in models:
+        r = next(r for r in rows if r["model"] == model)
+        batch_rows.append([f"`{model}`", f"{r['batch_10k_kerasdigits_s'] * 1e3:.0f}",
+                           f"{r['batch_10k_model_predict_s'] * 1e3:.0f}",
+                           f"{r['tflite_bytes']:,}"])
+    out.append("\n10,000 images in one call, and the exported file:\n")
+    out.append(table(["model", "kerasdigits.predict ms", "model.predict ms", ".tflite bytes"],
+                     batch_rows, right=range(1, 4)))
+    c = payload["cli"][0]
+    own = (c["load_model_s"] + c["read_and_to_mnist_s"] + c["first_predict_s"])
+    out.append(f"\n`kerasdigits predict {c['model']}.keras digit.png` (280x280 RGB picture):\n")
+    out.append(table(["phase", "ms"], [
+        ["whole command (median of fresh processes)", f"{c['whole_command_s'] * 1e3:.0f}"],
+        ["  Python start-up alone", f"{c['python_startup_s'] * 1e3:.0f}"],
+        ["  import kerasdigits", f"{c['import_kerasdigits_s'] * 1e3:.0f}"],
+        ["  import TensorFlow + Keras", f"{c['import_tensorflow_keras_s'] * 1e3:.0f}"],
+        ["  load the model", f"{c['load_model_s'] * 1e3:.0f}"],
+        ["  read the PNG + to_mnist", f"{c['read_and_to_mnist_s'] * 1e3:.1f}"],
+        ["  first predict (traces the function)", f"{c['first_predict_s'] * 1e3:.0f}"],
+        ["own work (load + preprocess + first predict)", f"{own * 1e3:.0f}"],
+        ["later pictures (read + to_mnist + predict)",
+         f"{c['later_read_to_mnist_predict_s'] * 1e3:.1f}"],
+    ], right=[1]))
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
