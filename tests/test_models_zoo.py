@@ -27,7 +27,7 @@ PARAMS = {
     "lenet5": 61_706,
 }
 #: Our own designs: pinned, so that an accidental architecture change shows up here.
-OURS_PARAMS = {"fast_convnet": 61_610, "accurate_convnet": 141_098}
+OURS_PARAMS = {"fast_convnet": 40_002, "accurate_convnet": 141_098}
 OURS = tuple(OURS_PARAMS)
 ZOO = (*PARAMS, *OURS)
 
@@ -202,7 +202,8 @@ def test_num_classes_override(name: str) -> None:
         ("mlp2x512", (32, 32), (1024, 512)),
         ("mlp256", (20, 20, 1), (400, 256)),
         ("mlp512", (100,), (100, 512)),
-        ("fast_convnet", (64, 64, 1), (5, 5, 1, 16)),
+        ("fast_convnet", (64, 64, 1), (3, 3, 4, 24)),
+        ("fast_convnet", (32, 32, 3), (3, 3, 12, 24)),
         ("accurate_convnet", (8, 8, 1), (3, 3, 1, 32)),
     ],
 )
@@ -224,6 +225,7 @@ def test_input_shape_override(
         ("convnet", (5, 5, 1), r"convnet needs images of at least 6x6"),
         ("fashion_convnet", (3, 3), r"at least 4x4"),
         ("fast_convnet", (7, 7, 1), r"at least 8x8"),
+        ("fast_convnet", (28, 27, 1), r"even image height and width"),
         ("accurate_convnet", (4, 4, 1), r"at least 8x8"),
         ("convnet", (784,), r"convnet takes images"),
     ],

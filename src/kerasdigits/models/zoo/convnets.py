@@ -6,14 +6,15 @@ from typing import Any
 
 from kerasdigits import _lazy
 from kerasdigits.models._registry import register_model
-from kerasdigits.models._spec import Recipe
-from kerasdigits.models.zoo._common import check_min_size
+from kerasdigits.models._spec import CompileSettings, Recipe
+from kerasdigits.models.zoo._common import BATCHES_PER_CALL, check_min_size
 
 __all__ = ["convnet", "fashion_convnet"]
 
 
 @register_model(
     "convnet",
+    compile_settings=CompileSettings(steps_per_execution=BATCHES_PER_CALL),
     input_kind="image",
     tags=("convnet", "tutorial"),
     description="2 x Conv 32 3x3 relu, MaxPool 2, Dense 128 relu, softmax; Adam",
@@ -42,6 +43,7 @@ def convnet(*, num_classes: int = 10, input_shape: tuple[int, ...] = (28, 28, 1)
 
 @register_model(
     "fashion_convnet",
+    compile_settings=CompileSettings(steps_per_execution=BATCHES_PER_CALL),
     input_kind="image",
     tags=("convnet", "tutorial", "fashion", "dropout"),
     description="Conv 64 2x2 / Conv 32 2x2 with pooling and dropout, Dense 256; Adam",

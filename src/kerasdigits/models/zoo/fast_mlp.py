@@ -58,6 +58,8 @@ def fast_mlp(
         from kerasdigits.models._errors import ModelConfigError
 
         raise ModelConfigError(f"fast_mlp: units must be a positive int, got {units!r}")
+    from kerasdigits.models.layers import FastBatchNormalization
+
     layers = _lazy.keras().layers
     stack: list[Any] = [
         layers.AveragePooling2D(2, name="pool"),
@@ -66,7 +68,7 @@ def fast_mlp(
     for i in (1, 2):
         stack += [
             layers.Dense(units, use_bias=False, name=f"dense_{i}"),
-            layers.BatchNormalization(momentum=0.9, name=f"bn_{i}"),
+            FastBatchNormalization(momentum=0.9, name=f"bn_{i}"),
             layers.ReLU(name=f"relu_{i}"),
         ]
     stack.append(layers.Dense(num_classes, activation="softmax", name="output"))

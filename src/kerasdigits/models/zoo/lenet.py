@@ -6,14 +6,15 @@ from typing import Any
 
 from kerasdigits import _lazy
 from kerasdigits.models._registry import register_model
-from kerasdigits.models._spec import Recipe
-from kerasdigits.models.zoo._common import check_choice, check_min_size
+from kerasdigits.models._spec import CompileSettings, Recipe
+from kerasdigits.models.zoo._common import BATCHES_PER_CALL, check_choice, check_min_size
 
 __all__ = ["lenet5"]
 
 
 @register_model(
     "lenet5",
+    compile_settings=CompileSettings(steps_per_execution=BATCHES_PER_CALL),
     input_kind="image",
     tags=("convnet", "classic"),
     description="LeNet-5 for 28x28: C1 6@5x5 same, S2, C3 16@5x5, S4, 120, 84, softmax; Adam",

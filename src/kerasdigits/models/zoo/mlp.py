@@ -7,7 +7,7 @@ from typing import Any
 from kerasdigits import _lazy
 from kerasdigits.models._registry import register_model
 from kerasdigits.models._spec import CompileSettings, Recipe
-from kerasdigits.models.zoo._common import check_rate
+from kerasdigits.models.zoo._common import BATCHES_PER_CALL, check_rate
 
 __all__ = ["mlp2x512", "mlp256", "mlp512", "sigmoid4x256"]
 
@@ -17,7 +17,7 @@ __all__ = ["mlp2x512", "mlp256", "mlp512", "sigmoid4x256"]
     input_kind="flat",
     tags=("mlp", "tutorial", "dropout"),
     description="Keras mnist_mlp example: 2 x Dense 512 relu (dropout 0.2), softmax; RMSprop",
-    compile_settings=CompileSettings(optimizer="rmsprop"),
+    compile_settings=CompileSettings(optimizer="rmsprop", steps_per_execution=BATCHES_PER_CALL),
     recipe=Recipe(epochs=20, batch_size=128, notes="As in the Keras mnist_mlp.py example."),
     reference_accuracy={"mnist": 0.984},
     reference="Keras examples, mnist_mlp.py: 98.40% test accuracy after 20 epochs",
@@ -45,6 +45,7 @@ def mlp2x512(*, num_classes: int = 10, dropout: float = 0.2) -> list[Any]:
 
 @register_model(
     "mlp256",
+    compile_settings=CompileSettings(steps_per_execution=BATCHES_PER_CALL),
     input_kind="flat",
     tags=("mlp", "tutorial"),
     description="784 -> Dense 256 -> relu -> Dense 10 -> softmax; Adam",
@@ -69,6 +70,7 @@ def mlp256(*, num_classes: int = 10) -> list[Any]:
 
 @register_model(
     "mlp512",
+    compile_settings=CompileSettings(steps_per_execution=BATCHES_PER_CALL),
     input_kind="flat",
     tags=("mlp", "tutorial"),
     description="784 -> Dense 512 relu -> Dense 10 softmax; Adam, early stopping",
@@ -97,6 +99,7 @@ def mlp512(*, num_classes: int = 10) -> list[Any]:
 
 @register_model(
     "sigmoid4x256",
+    compile_settings=CompileSettings(steps_per_execution=BATCHES_PER_CALL),
     input_kind="flat",
     tags=("mlp", "tutorial", "sigmoid"),
     description="784 -> 4 x Dense 256 sigmoid -> Dense 10 softmax; Adam",
