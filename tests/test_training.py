@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kerasdigits import build, evaluate, load_dataset, predict, train
+from kerasdigits import DatasetError, build, evaluate, load_dataset, predict, train
 from kerasdigits.datasets import Dataset, Split
 from kerasdigits.training import (
     Evaluation,
@@ -91,8 +91,17 @@ def test_evaluate_accepts_a_split_and_a_model_file(trained, small: Dataset,  # t
     assert from_file.class_names == tuple(str(i) for i in range(10))
 
 
+def test_evaluate_accepts_a_dataset_name(trained) -> None:  # type: ignore[no-untyped-def]
+    by_name = evaluate(trained.model, "mnist_sample")
+    sample = load_dataset("mnist_sample")
+    assert by_name.num_examples == len(sample.test)
+    assert by_name.accuracy == pytest.approx(evaluate(trained.model, sample).accuracy)
+    with pytest.raises(DatasetError, match=r"unknown dataset 'mnistt'. Did you mean 'mnist'"):
+        evaluate(trained.model, "mnistt")
+
+
 def test_evaluate_rejects_other_data(trained) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(TypeError, match="Dataset or a Split"):
+    with pytest.raises(TypeError, match="a dataset name or a Split"):
         evaluate(trained.model, np.zeros((2, 28, 28)))  # type: ignore[arg-type]
 
 

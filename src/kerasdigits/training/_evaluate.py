@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from kerasdigits.datasets import Dataset, Split
+from kerasdigits.datasets import Dataset, Split, load_dataset
 from kerasdigits.training._feeding import prepare_images
 from kerasdigits.training._predict import _load_if_path, predict_proba
 
@@ -116,20 +116,24 @@ def evaluation_from_probabilities(
     )
 
 
-def evaluate(model: Any, data: Dataset | Split, *, class_names: tuple[str, ...] | None = None,
-             ) -> Evaluation:
+def evaluate(model: Any, data: Dataset | Split | str, *,
+             class_names: tuple[str, ...] | None = None) -> Evaluation:
     """Evaluate ``model`` on a dataset's test split, or on any :class:`Split`.
 
     Args:
         model: A Keras model (or the path of a saved ``.keras`` file) whose output is class
             probabilities.
-        data: A :class:`Dataset` (its test split is used) or a :class:`Split`.
+        data: A :class:`Dataset` (its test split is used), a dataset name (loaded with
+            :func:`~kerasdigits.datasets.load_dataset`, as :func:`train` does), or a
+            :class:`Split`.
         class_names: Names for the table (default: the dataset's, or ``"0"`` to ``"9"``).
 
     Returns:
         The :class:`Evaluation`; ``print()`` it for a readable table.
     """
     model = _load_if_path(model)
+    if isinstance(data, str):
+        data = load_dataset(data)
     if isinstance(data, Dataset):
         split = data.test
         names = class_names or data.class_names
@@ -137,7 +141,9 @@ def evaluate(model: Any, data: Dataset | Split, *, class_names: tuple[str, ...] 
         split = data
         names = class_names or tuple(str(i) for i in range(int(model.outputs[0].shape[-1])))
     else:
-        raise TypeError(f"evaluate() takes a Dataset or a Split, got {type(data).__name__}")
+        raise TypeError(
+            f"evaluate() takes a Dataset, a dataset name or a Split, got {type(data).__name__}"
+        )
     batch, _ = prepare_images(model, split.images)
     probs = predict_proba(model, batch)
     return evaluation_from_probabilities(probs, split.labels, names)
