@@ -27,7 +27,7 @@ PARAMS = {
     "lenet5": 61_706,
 }
 #: Our own designs: pinned, so that an accidental architecture change shows up here.
-OURS_PARAMS = {"fast_convnet": 40_002, "accurate_convnet": 141_098}
+OURS_PARAMS = {"fast_convnet": 40_002, "accurate_convnet": 289_066}
 OURS = tuple(OURS_PARAMS)
 ZOO = (*PARAMS, *OURS)
 

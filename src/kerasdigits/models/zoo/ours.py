@@ -100,7 +100,7 @@ def fast_convnet(
     "accurate_convnet",
     input_kind="image",
     tags=("convnet", "ours", "accurate", "batchnorm", "dropout", "augmentation"),
-    description="ours, for accuracy: VGG-style conv-BN 2x32, 2x64, 128, translations, dropout",
+    description="ours, for accuracy: VGG-style conv-BN 2x32, 2x64, 2x128, translations, dropout",
     compile_settings=CompileSettings(learning_rate=0.001, steps_per_execution=8),
     recipe=Recipe(
         epochs=12,
@@ -112,11 +112,10 @@ def fast_convnet(
             "12 epochs, batch 128, Adam with a cosine schedule peaking at 0.003 after a "
             "1-epoch warm-up, steps_per_execution=8, preprocessing='unit'; random "
             "translations of up to 8% (about 2 pixels) inside the model during training. "
-            "About 55-60 s of CPU time per epoch on each of 2 cores (11-12 minutes for the "
-            "recipe; more wall time on a busy machine)."
+            "About 90 s of CPU time per epoch with one thread; Fashion-MNIST: 93.48% (seed 0)."
         ),
     ),
-    reference_accuracy={"mnist": 0.9965, "fashion_mnist": 0.9314},
+    reference_accuracy={"mnist": 0.9965, "fashion_mnist": 0.9348},
     reference="kerasdigits, measured: the recipe on full MNIST and Fashion-MNIST, seed 0",
 )
 def accurate_convnet(
@@ -126,7 +125,7 @@ def accurate_convnet(
     dropout: float = 0.3,
     augment: float = 0.08,
 ) -> list[Any]:
-    """A VGG-style batch-normalized convnet built for accuracy. 141,098 parameters.
+    """A VGG-style batch-normalized convnet built for accuracy. 289,066 parameters.
 
     Args:
         num_classes: Output classes.
@@ -153,6 +152,7 @@ def accurate_convnet(
         *_conv_bn_relu(layers, 64, 4),
         layers.MaxPooling2D(2, name="pool_2"),
         *_conv_bn_relu(layers, 128, 5),
+        *_conv_bn_relu(layers, 128, 6),
         layers.GlobalAveragePooling2D(name="pool_3"),
     ]
     if rate:
