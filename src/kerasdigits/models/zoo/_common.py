@@ -6,10 +6,10 @@ from kerasdigits.models._errors import ModelConfigError
 
 __all__ = ["BATCHES_PER_CALL", "check_choice", "check_min_size", "check_rate"]
 
-#: ``steps_per_execution`` of the tutorial models: batches run per call into the compiled
-#: training function. It changes nothing they learn, only how often Python is re-entered
-#: (callbacks see every 16th batch): one epoch of ``mlp256`` at batch 32 costs about 30% less
-#: CPU time than with 1, ``mlp2x512`` at batch 128 about 18% less.
+#: ``steps_per_execution`` of the zoo's models (``accurate_convnet`` uses 8): batches run per
+#: call into the compiled training function. It changes nothing they learn, only how often
+#: Python is re-entered (callbacks see every 16th batch): one epoch of ``mlp256`` at batch 32
+#: costs about 30% less CPU time than with 1, ``mlp2x512`` at batch 128 about 18% less.
 BATCHES_PER_CALL = 16
 
 

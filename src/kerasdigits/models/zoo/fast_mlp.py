@@ -15,7 +15,7 @@ from typing import Any
 from kerasdigits import _lazy
 from kerasdigits.models._registry import register_model
 from kerasdigits.models._spec import CompileSettings, Recipe
-from kerasdigits.models.zoo._common import check_min_size
+from kerasdigits.models.zoo._common import BATCHES_PER_CALL, check_min_size
 
 __all__ = ["fast_mlp"]
 
@@ -25,7 +25,7 @@ __all__ = ["fast_mlp"]
     input_kind="image",
     tags=("mlp", "ours", "batchnorm"),
     description="ours, for speed: 2x2 average pooling, 2 x Dense 256-BN-relu, softmax",
-    compile_settings=CompileSettings(learning_rate=0.003, steps_per_execution=16),
+    compile_settings=CompileSettings(learning_rate=0.003, steps_per_execution=BATCHES_PER_CALL),
     recipe=Recipe(
         epochs=3,
         batch_size=256,

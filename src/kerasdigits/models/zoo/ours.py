@@ -24,7 +24,7 @@ from typing import Any
 from kerasdigits import _lazy
 from kerasdigits.models._registry import register_model
 from kerasdigits.models._spec import CompileSettings, Recipe
-from kerasdigits.models.zoo._common import check_min_size, check_rate
+from kerasdigits.models.zoo._common import BATCHES_PER_CALL, check_min_size, check_rate
 
 __all__ = ["accurate_convnet", "fast_convnet"]
 
@@ -44,7 +44,7 @@ def _conv_bn_relu(layers: Any, filters: int, index: int, *, momentum: float = 0.
     input_kind="image",
     tags=("convnet", "ours", "fast", "batchnorm"),
     description="ours, for speed: 2x2 space-to-depth, Conv 24, conv-BN 48, Dense 64-BN, softmax",
-    compile_settings=CompileSettings(learning_rate=0.003, steps_per_execution=16),
+    compile_settings=CompileSettings(learning_rate=0.003, steps_per_execution=BATCHES_PER_CALL),
     recipe=Recipe(
         epochs=1,
         batch_size=128,
