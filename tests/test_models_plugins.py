@@ -30,6 +30,8 @@ from kerasdigits.models import (
 
 FIXTURES = Path(__file__).parent / "plugin_fixtures"
 PLUGIN_MODULES = ("kd_test_plugin", "kd_broken_plugin", "kd_broken_plugin_clash")
+#: The models of the good fixture, sorted.
+PLUGIN_MODELS = ["kd_tiny", "kd_tiny_conv", "kd_tiny_model"]
 
 
 def _forget_plugin_modules() -> None:
@@ -67,9 +69,9 @@ def test_plugin_models_appear_and_build(site: Path) -> None:
     _install(site, "good")
 
     names = list_models()
-    assert {"kd_tiny", "kd_tiny_conv"} <= set(names)
+    assert set(PLUGIN_MODELS) <= set(names)
     assert "convnet" in names
-    assert list_models(tags="plugin") == ["kd_tiny", "kd_tiny_conv"]
+    assert list_models(tags="plugin") == PLUGIN_MODELS
     spec = get_model_spec("kd_tiny")
     assert spec.registered_by == "kd-test-plugin"
     assert spec.source == "kd_test_plugin:kd_tiny"
@@ -83,12 +85,48 @@ def test_plugin_models_appear_and_build(site: Path) -> None:
     assert tuple(conv.outputs[0].shape) == (None, 3)
 
 
+def test_plugin_builder_returning_a_finished_model(site: Path) -> None:
+    """``kd_tiny_model``'s builder returns a functional ``keras.Model``, as timm's do."""
+    import keras
+
+    from kerasdigits import load_dataset, train
+    from kerasdigits.models import ModelConfigError
+
+    _install(site, "good")
+    spec = get_model_spec("kd_tiny_model")
+    assert spec.registered_by == "kd-test-plugin"
+    assert spec.source == "kd_test_plugin.finished:kd_tiny_model"
+    assert spec.styles == ("functional",)
+    assert list_models(tags="finished") == ["kd_tiny_model"]
+    assert "kd_tiny_model" not in list_models(style="sequential")
+
+    model = build("kd_tiny_model")  # nothing to add: the plugin's own model, renamed
+    assert not isinstance(model, keras.Sequential)
+    assert model.name == "kd_tiny_model"
+    assert model.inputs[0].name == "image"
+    assert model.count_params() == 4 * 9 + 4 + 4 * 10 + 10
+    assert type(model.optimizer).__name__ == "Adam"  # the spec's compile settings
+    wrapped = build("kd_tiny_model", preprocessing="unit", num_classes=5)
+    assert wrapped.inputs[0].dtype == "uint8"
+    assert tuple(wrapped.inputs[0].shape) == (None, 28, 28)
+    assert tuple(wrapped.outputs[0].shape) == (None, 5)
+    with pytest.raises(ModelConfigError, match="kd_tiny_model cannot be built in the "
+                                               "'sequential' style"):
+        build("kd_tiny_model", style="sequential")
+
+    result = train("kd_tiny_model", load_dataset("mnist_sample"), epochs=1, callbacks=None,
+                   verbose=0, seed=0)
+    assert result.model.name == "kd_tiny_model"
+    assert result.epochs_run == 1
+    assert result.history["loss"][0] > 0
+
+
 def test_plugins_load_once(site: Path) -> None:
     _install(site, "good")
     assert "kd_tiny" in list_models()
     # Loading again must not re-register (which would raise DuplicateModelError).
     _plugins.load_plugins()
-    assert list_models(tags="plugin") == ["kd_tiny", "kd_tiny_conv"]
+    assert list_models(tags="plugin") == PLUGIN_MODELS
 
 
 def test_plugins_load_on_first_get_model_spec(site: Path) -> None:
@@ -111,7 +149,7 @@ def test_broken_plugin_warns_and_the_rest_still_load(site: Path) -> None:
     clash = next(m for m in messages if "DuplicateModelError" in m)
     assert "'convnet'" in clash and "'kerasdigits'" in clash
     # The good plugin loaded; the failed one's partial registration was rolled back.
-    assert {"kd_tiny", "kd_tiny_conv"} <= set(names)
+    assert set(PLUGIN_MODELS) <= set(names)
     assert "kd_half" not in names
     assert get_model_spec("convnet").registered_by == "kerasdigits"
     # Warned once: later registry use is quiet.

@@ -342,7 +342,9 @@ def test_build_fixed_head_rejects_num_classes() -> None:
         return [keras.layers.Dense(10, activation="softmax", name="output")]
 
     assert build("kd_fixed", compile=False).outputs[0].shape == (None, 10)
-    with pytest.raises(ModelConfigError, match="kd_fixed has a fixed number of classes"):
+    # An argument the builder does not take: a ModelArgumentError (a TypeError), which is
+    # also a ModelConfigError (a ValueError).
+    with pytest.raises(ModelArgumentError, match="kd_fixed has a fixed number of classes"):
         build("kd_fixed", num_classes=47)
 
 

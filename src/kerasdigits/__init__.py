@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from kerasdigits import _keras_hook
 from kerasdigits._errors import DatasetError, KerasDigitsError, KerasDigitsWarning
 from kerasdigits._version import __version__
 
@@ -40,8 +41,10 @@ if TYPE_CHECKING:
         Evaluation,
         TrainResult,
         evaluate,
+        get_class_names,
         load_model,
         predict,
+        save_model,
         train,
     )
     from kerasdigits.transforms import flatten, normalize, one_hot
@@ -65,6 +68,8 @@ _LAZY: dict[str, str] = {
     "TrainResult": "kerasdigits.training",
     "evaluate": "kerasdigits.training",
     "load_model": "kerasdigits.training",
+    "save_model": "kerasdigits.training",
+    "get_class_names": "kerasdigits.training",
     "predict": "kerasdigits.training",
     "train": "kerasdigits.training",
     "flatten": "kerasdigits.transforms",
@@ -97,6 +102,7 @@ __all__ = [
     "evaluate",
     "export_tflite",
     "flatten",
+    "get_class_names",
     "get_model_spec",
     "list_datasets",
     "list_models",
@@ -108,8 +114,13 @@ __all__ = [
     "one_hot",
     "predict",
     "register_model",
+    "save_model",
     "train",
 ]
+
+
+# Plain `keras.saving.load_model` on a kerasdigits model works after `import kerasdigits`.
+_keras_hook.install()
 
 
 def __getattr__(name: str) -> Any:

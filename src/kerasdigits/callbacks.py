@@ -144,6 +144,10 @@ def _checkpoint_class() -> type:
             before = _stamp(path)
             super().on_epoch_end(epoch, logs)
             if path is not None and _stamp(path) not in (None, before):
+                if path.suffix == ".keras":
+                    from kerasdigits.training._io import annotate_file
+
+                    annotate_file(path, self.model)
                 _record_checkpoint(path, epoch + 1, logs)
 
     return ModelCheckpoint
@@ -187,15 +191,9 @@ def _last_checkpoint_class() -> type:
             for key, value in logs.items():
                 if isinstance(value, (int, float)):
                     self.history.setdefault(key, []).append(float(value))
-            path = self.directory / LAST_CHECKPOINT
-            tmp = self.directory / f".{LAST_CHECKPOINT}.part.keras"
-            try:
-                self.model.save(tmp, overwrite=True)
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
-                raise
+            from kerasdigits.training._io import save_model
+
+            path = save_model(self.model, self.directory / LAST_CHECKPOINT)
             _record_checkpoint(path, epoch + 1, logs)
             atomic_write_bytes(self.directory / HISTORY_FILE,
                                json.dumps(self.history, indent=1).encode("utf-8"))

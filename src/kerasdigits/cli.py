@@ -17,11 +17,13 @@ errors. Expected failures print a one-line ``kerasdigits: error: ...`` message, 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 from kerasdigits._errors import KerasDigitsError
+from kerasdigits._quiet import filtered_stderr
 from kerasdigits._version import __version__
 
 __all__ = ["main"]
@@ -102,13 +104,14 @@ def _cmd_train(args: argparse.Namespace, out: TextIO) -> int:
     from kerasdigits.training import evaluate, is_chief, make_strategy, train
 
     get_model_spec(args.model)  # fail fast on an unknown name, before loading data
+    out_dir = Path(args.out)
+    export_path = _export_path(args.export, out_dir) if args.export else None
     strategy: Any = args.strategy
     if args.collective_timeout is not None:
         if args.strategy != "multi_worker":
             raise _UsageError("--collective-timeout needs --strategy multi_worker")
         strategy = make_strategy("multi_worker", collective_timeout=args.collective_timeout)
     dataset = load_dataset(args.dataset, data_dir=args.data_dir)
-    out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = train(
         args.model,
@@ -126,8 +129,7 @@ def _cmd_train(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"trained {args.model} on {dataset.name} as a worker; the chief writes "
                   f"{out_dir}\n")
         return 0
-    model_path = out_dir / "model.keras"
-    result.model.save(model_path)
+    result.save(out_dir / "model.keras")
     evaluation = evaluate(result.model, dataset)
     atomic_write_bytes(out_dir / "history.json",
                        json.dumps(result.history, indent=1).encode("utf-8"))
@@ -135,18 +137,36 @@ def _cmd_train(args: argparse.Namespace, out: TextIO) -> int:
                        json.dumps(evaluation.as_dict(), indent=1).encode("utf-8"))
     atomic_write_bytes(out_dir / "evaluation.txt", (str(evaluation) + "\n").encode("utf-8"))
     figures = _training_figures(result, dataset, evaluation, out_dir)
-    if args.export:
-        from kerasdigits.export import export_tflite
-
-        exported = export_tflite(result.model, args.export, target=args.target,
-                                 quantization=_quantization(args.quantize), dataset=dataset)
-        out.write(str(exported) + "\n")
-    out.write(f"trained {args.model} on {dataset.name} for {result.epochs_run} epochs in "
+    written = ["model.keras", "history.json", "evaluation.json", *figures]
+    epochs = _plural(result.epochs_run, "epoch")
+    out.write(f"trained {args.model} on {dataset.name} for {epochs} in "
               f"{result.wall_time:.1f} s (best epoch {result.best_epoch})\n")
     out.write(f"test accuracy {evaluation.accuracy:.4f}, loss {evaluation.loss:.4f}\n")
-    written = ", ".join(["model.keras", "history.json", "evaluation.json", *figures])
-    out.write(f"wrote {written} to {out_dir}\n")
+    if export_path is not None:
+        from kerasdigits.export import export_tflite
+
+        exported = export_tflite(result.model, export_path, target=args.target,
+                                 quantization=_quantization(args.quantize),
+                                 input_dtype=args.input_dtype, dataset=dataset)
+        out.write(str(exported) + "\n")
+        written.append(str(export_path.relative_to(out_dir)) if export_path.is_relative_to(
+            out_dir) else str(export_path))
+    out.write(f"wrote {', '.join(written)} to {out_dir}\n")
     return 0
+
+
+def _export_path(value: str, out_dir: Any) -> Any:
+    """Where ``train --export FILE`` writes: a relative FILE goes into ``--out``."""
+    from pathlib import Path
+
+    path = Path(value)
+    if path.suffix != ".tflite":
+        raise _UsageError(f"--export {value}: the exported file must end in '.tflite'")
+    return path if path.is_absolute() else out_dir / path
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def _training_figures(result: Any, dataset: Any, evaluation: Any, out_dir: Any) -> list[str]:
@@ -166,25 +186,31 @@ def _quantization(value: str | None) -> str | None:
 
 
 def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
-    from kerasdigits.datasets import load_dataset
     from kerasdigits.export import export_tflite
 
-    dataset = load_dataset(args.dataset, data_dir=args.data_dir)
-    labels = args.labels
     result = export_tflite(
         args.model_file,
         args.out,
         target=args.target,
         quantization=_quantization(args.quantize),
         input_dtype=args.input_dtype,
-        labels=labels,
+        labels=args.labels,
         invert=args.invert,
         metadata=not args.no_metadata,
-        dataset=dataset,
+        dataset=_dataset_arg(args),
         verify=False if args.no_verify else (args.verify if args.verify is not None else True),
     )
     out.write(str(result) + "\n")
     return 0
+
+
+def _dataset_arg(args: argparse.Namespace) -> Any:
+    """``--dataset`` loaded with ``--data-dir``, or ``None`` when not given."""
+    if args.dataset is None:
+        return None
+    from kerasdigits.datasets import load_dataset
+
+    return load_dataset(args.dataset, data_dir=args.data_dir)
 
 
 def _cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
@@ -224,10 +250,10 @@ def _read_picture(path: str) -> Any:
 def _cmd_predict(args: argparse.Namespace, out: TextIO) -> int:
     import numpy as np
 
-    from kerasdigits.training import load_model, predict
+    from kerasdigits.training import get_class_names, load_model, predict
 
     model = load_model(args.model_file)
-    names = _class_names(args.dataset)
+    names = _class_names(args.dataset) if args.dataset else get_class_names(model)
     for path in args.images:
         picture = _read_picture(path)
         if args.no_preprocess:
@@ -239,14 +265,12 @@ def _cmd_predict(args: argparse.Namespace, out: TextIO) -> int:
             image = to_mnist(picture)
         label, probs = predict(model, image)
         k = int(label)
-        name = names[k] if k < len(names) else str(k)
+        name = names[k] if names is not None and k < len(names) else str(k)
         out.write(f"{path}: {name} (p={float(probs[k]):.3f})\n")
     return 0
 
 
-def _class_names(dataset: str | None) -> tuple[str, ...]:
-    if dataset is None:
-        return tuple(str(i) for i in range(10))
+def _class_names(dataset: str) -> tuple[str, ...]:
     from kerasdigits.datasets import dataset_info
 
     return dataset_info(dataset).class_names
@@ -273,12 +297,80 @@ def _validation_size(text: str) -> float:
         ) from None
 
 
-_TARGETS = ("litert", "mlkit", "firebase-legacy")
-_QUANTIZE = ("none", "dynamic", "float16", "int8")
-
-
 def _validation_arg(text: str) -> str | float:
     return text if text in ("auto", "test", "none") else _validation_size(text)
+
+
+_QUANTIZE = ("none", "dynamic", "float16", "int8")
+_EXAMPLES = {
+    "datasets": """
+examples:
+  kerasdigits datasets
+  kerasdigits datasets --data-dir ~/data
+""",
+    "summary": """
+examples:
+  kerasdigits summary mnist_sample
+  kerasdigits summary fashion_mnist --validation-size 5000
+""",
+    "models": """
+examples:
+  kerasdigits models
+  kerasdigits models 'mlp*'
+  kerasdigits models --tag fast
+""",
+    "train": """
+examples:
+  kerasdigits train fast_convnet --dataset mnist --out run/
+  kerasdigits train mlp256 --dataset mnist_sample --epochs 1 --out run/
+  kerasdigits train mlp256 --dataset mnist_sample --epochs 2 --out run/ --resume
+  kerasdigits train fast_convnet --dataset mnist_sample --out run/ --export digits.tflite \\
+      --target mlkit --quantize int8      (writes run/digits.tflite)
+""",
+    "evaluate": """
+examples:
+  kerasdigits evaluate run/model.keras --dataset mnist_sample
+""",
+    "predict": """
+examples:
+  kerasdigits predict run/model.keras photo.png more/*.png
+  kerasdigits predict run/model.keras digit28x28.png --no-preprocess
+""",
+    "export": """
+examples:
+  kerasdigits export run/model.keras digits.tflite --target mlkit
+  kerasdigits export run/model.keras digits-int8.tflite --target litert --quantize int8
+  kerasdigits export run/model.keras legacy.tflite --target firebase-legacy
+""",
+    "inspect": """
+examples:
+  kerasdigits inspect digits.tflite
+""",
+}
+
+
+def _add_export_options(p: argparse.ArgumentParser, *, prefix: str = "") -> None:
+    """The options that ``export`` and ``train --export`` share (same names, same defaults)."""
+    from kerasdigits.export import DEFAULT_INPUT_DTYPES, INPUT_DTYPES, TARGETS
+
+    defaults = ", ".join(f"{t} {d}" for t, d in DEFAULT_INPUT_DTYPES.items())
+    p.add_argument("--target", default="litert", choices=TARGETS,
+                   help=f"{prefix}who runs the file: a LiteRT interpreter (litert), ML Kit or "
+                        "MediaPipe (mlkit), or the 2018 FirebaseModelInterpreter "
+                        "(firebase-legacy); default: litert")
+    p.add_argument("--quantize", choices=_QUANTIZE,
+                   help=f"{prefix}weights quantization; default: none (float32)")
+    p.add_argument("--input-dtype", choices=INPUT_DTYPES,
+                   help=f"{prefix}what the app feeds: uint8 raw pixels or float32; default: "
+                        f"the target's ({defaults})")
+
+
+def _subparser(sub: Any, name: str, help: str, description: str | None = None
+               ) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=help, description=description or help[:1].upper() + help[1:] + ".",
+        epilog=_EXAMPLES.get(name), formatter_class=argparse.RawDescriptionHelpFormatter)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -286,16 +378,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kerasdigits",
         description="From MNIST-style images to a trained Keras model running on a phone.",
+        epilog="Run 'kerasdigits COMMAND --help' for a command's options and examples.",
     )
     parser.add_argument("--version", action="version", version=f"kerasdigits {__version__}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's and LiteRT's own log lines (hidden by default)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    p = sub.add_parser("datasets", help="list datasets and where each is found")
+    p = _subparser(sub, "datasets", "list datasets and where each is found")
     p.add_argument("--data-dir", help="a folder to look in first (as load_dataset's data_dir)")
     p.set_defaults(func=_cmd_datasets)
 
-    p = sub.add_parser("summary", help="load a dataset and print its summary")
+    p = _subparser(sub, "summary", "load a dataset and print its summary")
     p.add_argument("name", help="dataset name, e.g. mnist, fashion_mnist, mnist_sample")
     p.add_argument("--data-dir", help="a folder to look in first")
     p.add_argument("--no-download", action="store_true", help="never download")
@@ -304,23 +399,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the validation split")
     p.set_defaults(func=_cmd_summary)
 
-    p = sub.add_parser("models", help="list the model zoo")
+    p = _subparser(sub, "models", "list the model zoo")
     p.add_argument("pattern", nargs="?", default=None, help="fnmatch pattern, e.g. 'mlp*'")
     p.add_argument("--tag", action="append", help="only models with this tag (repeatable)")
     p.set_defaults(func=_cmd_models)
 
-    p = sub.add_parser("train", help="train a zoo model and keep the best one")
+    p = _subparser(sub, "train", "train a zoo model and keep the best one",
+                   "Train a zoo model on a dataset with its recipe, keep the best epoch, "
+                   "evaluate it on the test split, and write OUT/model.keras (with its class "
+                   "names), history.json, evaluation.json and figures; optionally export it.")
     p.add_argument("model", help="zoo model name (see 'kerasdigits models')")
-    p.add_argument("--dataset", default="mnist", help="dataset name (default: mnist)")
+    p.add_argument("--dataset", default="mnist",
+                   help="dataset name, e.g. mnist, fashion_mnist, mnist_sample (default: mnist)")
     p.add_argument("--data-dir", help="a folder to look in first for the dataset")
-    p.add_argument("--epochs", type=int, help="epochs (default: the model's recipe)")
+    p.add_argument("--epochs", type=int, help="epochs in total (default: the model's recipe)")
     p.add_argument("--batch-size", type=int, help="batch size (default: the model's recipe)")
     p.add_argument("--out", default="run", help="output folder (default: run)")
     p.add_argument("--preset", default="default", help="callback preset: default, quick, logs")
     p.add_argument("--validation", default="auto", type=_validation_arg,
                    help="auto, test, none, or a size to carve out of train")
-    p.add_argument("--seed", type=int, help="seed for a reproducible run")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints")
+    p.add_argument("--seed", type=int,
+                   help="seed for weights, shuffling and the validation split: the same seed "
+                        "gives the same run on the same machine (default: random)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/checkpoints up to --epochs in total")
     p.add_argument("--strategy", choices=("mirrored", "multi_worker"),
                    help="train with tf.distribute: mirrored (all local devices) or "
                         "multi_worker (the cluster in TF_CONFIG: run the same command on every "
@@ -328,44 +430,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--collective-timeout", type=float, metavar="SECONDS",
                    help="with --strategy multi_worker: fail an all-reduce that takes longer "
                         "(default: none; dead workers are detected by heartbeats)")
-    p.add_argument("--export", metavar="FILE.tflite", help="also export the trained model")
-    p.add_argument("--target", default="litert", choices=_TARGETS,
-                   help="export target (with --export; default litert)")
-    p.add_argument("--quantize", choices=_QUANTIZE, help="export quantization (with --export)")
+    p.add_argument("--export", metavar="FILE.tflite",
+                   help="also export the trained model; a relative FILE goes into OUT")
+    _add_export_options(p, prefix="with --export: ")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("evaluate", help="evaluate a saved .keras model")
+    p = _subparser(sub, "evaluate", "evaluate a saved .keras model on a test split")
     p.add_argument("model_file", help="a .keras file (e.g. run/model.keras)")
-    p.add_argument("--dataset", default="mnist", help="dataset name (default: mnist)")
+    p.add_argument("--dataset", default="mnist",
+                   help="dataset whose test split to use (default: mnist)")
     p.add_argument("--data-dir", help="a folder to look in first for the dataset")
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("predict", help="classify pictures (PNG, JPEG) of one digit each")
+    p = _subparser(sub, "predict", "classify pictures (PNG, JPEG) of one digit each",
+                   "Classify pictures of one digit (or article) each with a saved model. Each "
+                   "picture goes through to_mnist (grayscale, ink made light on dark, cropped, "
+                   "centred, 28x28); the classes are named as the model was trained.")
     p.add_argument("model_file", help="a .keras file")
     p.add_argument("images", nargs="+", help="picture files")
-    p.add_argument("--dataset", help="name the classes as this dataset does (e.g. fashion_mnist)")
+    p.add_argument("--dataset",
+                   help="name the classes as this dataset does (default: the model's own)")
     p.add_argument("--no-preprocess", action="store_true",
                    help="feed the pixels as they are (28x28 grayscale) instead of to_mnist()")
     p.set_defaults(func=_cmd_predict)
 
-    p = sub.add_parser("export", help="export a saved model to .tflite (LiteRT, ML Kit)")
+    p = _subparser(sub, "export", "export a saved model to .tflite (LiteRT, ML Kit)",
+                   "Export a saved model to a .tflite file for LiteRT, ML Kit or MediaPipe: "
+                   "batch 1, builtin ops only, TFLite metadata with the model's class names "
+                   "and normalization. The same defaults as kerasdigits.export_tflite.")
     p.add_argument("model_file", help="a .keras file (e.g. run/model.keras)")
     p.add_argument("out", help="the .tflite file to write")
-    p.add_argument("--target", default="litert", choices=_TARGETS, help="default: litert")
-    p.add_argument("--quantize", choices=_QUANTIZE, help="default: none (float32)")
-    p.add_argument("--input-dtype", default="float32", choices=("float32", "uint8"))
-    p.add_argument("--dataset", default="mnist_sample",
-                   help="labels, calibration and verification images (default: mnist_sample)")
+    _add_export_options(p)
+    p.add_argument("--dataset",
+                   help="images for int8 calibration and verification (default: the dataset "
+                        "the model was trained on, else mnist_sample)")
     p.add_argument("--data-dir", help="a folder to look in first for the dataset")
-    p.add_argument("--labels", metavar="FILE", help="labels.txt to use instead of the dataset's")
+    p.add_argument("--labels", metavar="FILE",
+                   help="labels.txt (one class name per line) instead of the model's own")
     p.add_argument("--invert", action="store_true",
                    help="mlkit: the app feeds dark ink on light paper")
     p.add_argument("--no-metadata", action="store_true", help="write no TFLite metadata")
-    p.add_argument("--verify", type=int, metavar="N", help="images to verify on")
+    p.add_argument("--verify", type=int, metavar="N",
+                   help="verify on N test images (default: all)")
     p.add_argument("--no-verify", action="store_true", help="skip the LiteRT parity check")
     p.set_defaults(func=_cmd_export)
 
-    p = sub.add_parser("inspect", help="describe a .tflite file")
+    p = _subparser(sub, "inspect", "describe a .tflite file",
+                   "Describe a .tflite file: inputs and outputs, metadata, labels, operators "
+                   "and size.")
     p.add_argument("file", help="a .tflite file")
     p.set_defaults(func=_cmd_inspect)
     return parser
@@ -379,6 +491,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help/--version
         return int(exc.code or 0)
     stream = out or sys.stdout
+    quiet = contextlib.nullcontext() if args.verbose else filtered_stderr()
+    with quiet:
+        return _run(parser, args, stream)
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, stream: TextIO) -> int:
     try:
         return int(args.func(args, stream))
     except _UsageError as exc:

@@ -21,7 +21,12 @@ from __future__ import annotations
 
 from kerasdigits.export._convert import GRAY_WEIGHTS, INPUT_DTYPES, QUANTIZATIONS, TARGETS
 from kerasdigits.export._errors import ExportError
-from kerasdigits.export._export import ExportResult, TensorInfo, export_tflite
+from kerasdigits.export._export import (
+    DEFAULT_INPUT_DTYPES,
+    ExportResult,
+    TensorInfo,
+    export_tflite,
+)
 from kerasdigits.export._inspect import describe_tflite, read_metadata
 from kerasdigits.export._metadata import (
     AssociatedFileInfo,
@@ -31,6 +36,7 @@ from kerasdigits.export._metadata import (
 from kerasdigits.export._verify import FLOAT_TOLERANCE, VerifyReport, verify_tflite
 
 __all__ = [
+    "DEFAULT_INPUT_DTYPES",
     "FLOAT_TOLERANCE",
     "GRAY_WEIGHTS",
     "INPUT_DTYPES",

@@ -45,13 +45,29 @@ from kerasdigits.export._verify import VerifyReport, feeding_for, verify_bytes
 if TYPE_CHECKING:
     from kerasdigits.datasets import Dataset, Split
 
-__all__ = ["LABELS_FILE", "OUTPUT_NAME", "ExportResult", "TensorInfo", "export_tflite"]
+__all__ = [
+    "DEFAULT_INPUT_DTYPES",
+    "LABELS_FILE",
+    "OUTPUT_NAME",
+    "ExportResult",
+    "TensorInfo",
+    "export_tflite",
+]
 
 #: Name of the packed label file (``TENSOR_AXIS_LABELS`` of the output).
 LABELS_FILE = "labels.txt"
 #: Name of the output tensor of every export.
 OUTPUT_NAME = "probabilities"
 _DEFAULT_DATASET = "mnist_sample"
+#: The input dtype of each target when ``input_dtype`` is not given: what its apps most easily
+#: feed. A camera frame or a ``Bitmap`` is bytes, so LiteRT and ML Kit get raw ``uint8``
+#: pixels (no normalization to get wrong, a quarter of the bytes); the 2018 Firebase API took
+#: float32 only.
+DEFAULT_INPUT_DTYPES: Mapping[str, str] = {
+    "litert": "uint8",
+    "mlkit": "uint8",
+    "firebase-legacy": "float32",
+}
 _REPRESENTATIVE_COUNT = 300
 _REPRESENTATIVE_SEED = 0
 _TARGET_TITLES = {
@@ -270,11 +286,20 @@ def _resolve_dataset(dataset: Dataset | str | None) -> Dataset:
     raise ExportError(f"dataset must be a name or a Dataset, got {type(dataset).__name__}")
 
 
-class _LazyDataset:
-    """Loads the dataset only if something needs it (labels, calibration, verification)."""
+def _preview(names: Sequence[str]) -> str:
+    return ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
 
-    def __init__(self, dataset: Dataset | str | None) -> None:
+
+class _LazyDataset:
+    """Loads the dataset only if something needs it (labels, calibration, verification).
+
+    Without ``dataset=``, the images come from the dataset the model was trained on (recorded
+    with it), else from the bundled ``mnist_sample``.
+    """
+
+    def __init__(self, dataset: Dataset | str | None, trained_on: str | None = None) -> None:
         self._arg = dataset
+        self._trained_on = trained_on
         self._loaded: Dataset | None = None
 
     @property
@@ -283,7 +308,20 @@ class _LazyDataset:
 
     def get(self) -> Dataset:
         if self._loaded is None:
-            self._loaded = _resolve_dataset(self._arg)
+            if self._arg is None and self._trained_on is not None:
+                from kerasdigits._errors import DatasetError
+
+                try:
+                    self._loaded = _resolve_dataset(self._trained_on)
+                except DatasetError as exc:
+                    first = str(exc).splitlines()[0]
+                    raise ExportError(
+                        f"the model was trained on {self._trained_on!r}, whose images the "
+                        f"export uses for calibration and verification, but: {first}; pass "
+                        "dataset= (for example 'mnist_sample') or verify=False"
+                    ) from exc
+            else:
+                self._loaded = _resolve_dataset(self._arg)
         return self._loaded
 
 
@@ -291,17 +329,30 @@ def _resolve_labels(
     labels: Sequence[str] | str | os.PathLike[str] | None,
     num_classes: int,
     dataset: _LazyDataset,
+    known: tuple[str, ...] | None,
 ) -> tuple[str, ...]:
     if labels is None:
-        if dataset.given or num_classes == 10:
-            names = dataset.get().class_names
-            if len(names) != num_classes:
+        if known is not None:
+            if dataset.given and tuple(dataset.get().class_names) != known:
                 raise ExportError(
-                    f"the model has {num_classes} classes but the dataset "
-                    f"{dataset.get().name!r} has {len(names)} class names; pass labels="
+                    f"the model was trained with the classes {_preview(known)} but the dataset "
+                    f"{dataset.get().name!r} has {_preview(dataset.get().class_names)}; pass "
+                    "labels= to say which names the export carries"
                 )
-            return tuple(names)
-        return tuple(str(i) for i in range(num_classes))
+            return known
+        if not dataset.given:
+            raise ExportError(
+                "the model's class names are unknown (it was not trained by kerasdigits.train "
+                "nor saved by kerasdigits.save_model): pass labels= (or --labels FILE), or "
+                "dataset= naming the dataset it was trained on"
+            )
+        names = dataset.get().class_names
+        if len(names) != num_classes:
+            raise ExportError(
+                f"the model has {num_classes} classes but the dataset "
+                f"{dataset.get().name!r} has {len(names)} class names; pass labels="
+            )
+        return tuple(names)
     if isinstance(labels, str | os.PathLike):
         file = Path(labels)
         if not file.is_file():
@@ -483,7 +534,7 @@ def export_tflite(
     *,
     target: str = "litert",
     quantization: str | None = None,
-    input_dtype: str = "float32",
+    input_dtype: str | None = None,
     labels: Sequence[str] | str | os.PathLike[str] | None = None,
     representative_data: npt.ArrayLike | Split | Dataset | str | None = None,
     invert: bool = False,
@@ -533,9 +584,14 @@ def export_tflite(
             ``"float16"`` (float16 weights) or ``"int8"`` (full integer, calibrated on
             ``representative_data``; input stays ``float32`` or becomes ``uint8`` raw pixels
             with scale 1 and zero point 0, output stays ``float32`` probabilities).
-        input_dtype: ``"float32"`` or ``"uint8"`` (raw pixels); ``firebase-legacy`` is float32.
+        input_dtype: ``"uint8"`` (raw pixels 0..255) or ``"float32"``; default: the
+            target's (:data:`DEFAULT_INPUT_DTYPES`: ``uint8`` for ``litert`` and ``mlkit``,
+            ``float32`` for ``firebase-legacy``, which takes nothing else). The command
+            line's ``kerasdigits export`` has the same defaults.
         labels: Class names in output order, or a text file with one per line; default: the
-            class names of ``dataset`` (digits ``"0"`` to ``"9"`` for MNIST).
+            class names the model was trained with (recorded by :func:`kerasdigits.train`
+            and saved in its ``.keras`` file by :func:`kerasdigits.save_model`), else those
+            of ``dataset``. When neither is known, the export fails rather than guess.
         representative_data: Calibration images for ``"int8"``: a dataset name, a
             :class:`~kerasdigits.datasets.Dataset` (its train split) or
             :class:`~kerasdigits.datasets.Split`, or ``uint8`` images ``(N, h, w)``; default
@@ -544,9 +600,11 @@ def export_tflite(
             inverts it to the light-on-dark MNIST convention.
         metadata: Write TFLite metadata and pack ``labels.txt``. A small kerasdigits export
             record (JSON, in the model's metadata list) is always written.
-        dataset: The dataset the model was trained on, by name or as a ``Dataset``: its class
-            names are the default labels, its train split the default calibration data, its
-            test split the verification images. Default ``"mnist_sample"`` (bundled).
+        dataset: The dataset the model was trained on, by name or as a ``Dataset``: its
+            train split is the default calibration data, its test split the verification
+            images, and its class names the labels of a model whose own are unknown (they
+            must agree with the model's when both are known). Default: the dataset recorded
+            with the model, else ``"mnist_sample"`` (bundled).
         weights: Weights to load into ``model`` (``.weights.h5`` or ``.keras``).
         verify: Run the file with LiteRT on the test images and compare with Keras (``True``:
             every test image; an int: that many; ``False``: skip). An unquantized export must
@@ -576,6 +634,8 @@ def export_tflite(
     out = _check_path(path)
     target = _check_choice("target", target, TARGETS)
     quant = _check_quantization(quantization)
+    if input_dtype is None:
+        input_dtype = DEFAULT_INPUT_DTYPES[target]
     input_dtype = _check_choice("input_dtype", input_dtype, INPUT_DTYPES)
     if target == "firebase-legacy" and input_dtype != "float32":
         raise ExportError("target 'firebase-legacy' takes float32 [1, 784] input only (as "
@@ -595,8 +655,11 @@ def export_tflite(
                               f"{type(dataset).__name__}")
     keras_model = _resolve_model(model, weights)
     plan = analyze_model(keras_model)
-    lazy = _LazyDataset(dataset)
-    class_names = _resolve_labels(labels, plan.num_classes, lazy)
+    from kerasdigits.training._io import model_info
+
+    known = model_info(keras_model)
+    lazy = _LazyDataset(dataset, known.dataset)
+    class_names = _resolve_labels(labels, plan.num_classes, lazy, known.class_names)
     representative = (_representative(representative_data, plan, lazy)
                       if quant == "int8" else None)
     source = plan_input(plan, target, input_dtype, bool(invert))

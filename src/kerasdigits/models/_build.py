@@ -1,9 +1,14 @@
-""":func:`build`: turn a registered model's layer stack into a Keras model.
+""":func:`build`: turn what a registered builder returns into a Keras model.
 
 One builder defines a model's layers once; :func:`build` puts the input (and optional
 in-model preprocessing) in front and assembles the result either as a ``keras.Sequential``
 or through the functional API. Both styles contain the same layers in the same order, so
 their weights are interchangeable (``seq.set_weights(fun.get_weights())``).
+
+A builder may also return a finished ``keras.Model``, as torchvision and timm builders do:
+a ``keras.Sequential`` counts as its list of layers (both styles), any other model is
+returned as is, or called as one layer after the input and preprocessing that ``build``
+adds (functional style only).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from kerasdigits import _lazy
 from kerasdigits._suggest import did_you_mean
 from kerasdigits.models._errors import ModelArgumentError, ModelConfigError
 from kerasdigits.models._registry import get_model_spec
-from kerasdigits.models._spec import STYLES, ModelSpec, Style
+from kerasdigits.models._spec import NATIVE_INPUT_SHAPES, STYLES, ModelSpec, Style
 
 if TYPE_CHECKING:
     import keras
@@ -57,38 +62,51 @@ def build(
 ) -> keras.Model:
     """Build a registered model.
 
+    What the result is depends on what the model's builder returns (see
+    :func:`~kerasdigits.models.register_model`): a list of layers or a ``keras.Sequential``
+    is assembled in the requested style; a graph function, a functional or a subclassed
+    ``keras.Model`` builds in the functional style only. A finished model that already takes
+    the input ``build`` would give it, without preprocessing, is returned as is (renamed
+    ``name`` and compiled); otherwise ``build`` puts the input and the preprocessing in front
+    of it: ``Input -> Normalize -> model``.
+
     Args:
         name: A name from :func:`~kerasdigits.models.list_models`.
         style: ``"sequential"`` (returns a ``keras.Sequential``) or ``"functional"`` (a
-            functional ``keras.Model``); default: the model's own default
-            (:attr:`ModelSpec.default_style`).
+            functional ``keras.Model``, or the builder's own non-sequential model); default:
+            the model's own default (:attr:`ModelSpec.default_style`).
         input_shape: The model's input shape, without the batch axis. Default: ``(784,)``
             for flat models and ``(28, 28, 1)`` for image models, or ``(28, 28)`` with
             ``preprocessing``. Flat models accept any ``(n,)``, ``(h, w)`` or ``(h, w, c)``
             (flattened in the model); image models any ``(h, w)`` or ``(h, w, c)`` large
-            enough for their pooling.
+            enough for their pooling. A builder that returns a model with a fixed input
+            shape must take ``input_shape`` itself to be built for another size.
         num_classes: Size of the softmax head (default: the model's, normally 10), for
-            example 47 for EMNIST Balanced.
+            example 47 for EMNIST Balanced. Only for builders that take ``num_classes``; the
+            built model's output must then have that many units.
         preprocessing: In-model preprocessing, so that the model takes raw ``uint8`` pixels:
             ``"unit"`` (scale to [0, 1]), ``"standard"`` (MNIST mean and standard deviation),
             or a mapping of :class:`~kerasdigits.transforms.layers.Normalize` arguments
             (``{"mode": "standard", "mean": 0.286, "std": 0.353}``). ``None``: the model
             takes ``float32`` input that is already normalized.
         compile: Compile with the model's default optimizer, loss and metrics
-            (:attr:`ModelSpec.compile_settings`); ``False`` returns an uncompiled model.
+            (:attr:`ModelSpec.compile_settings`, also for a model the builder compiled
+            itself); ``False`` leaves the model as the builder made it (uncompiled, unless
+            the builder compiled it).
         **kwargs: The model's own options (see :attr:`ModelSpec.parameters`), for example
             ``dropout=0.0`` for ``mlp2x512``.
 
     Returns:
-        A ``keras.Model`` named ``name``; its input is named ``"pixels"`` and its last layer
-        ``"output"`` in the built-in zoo.
+        A ``keras.Model`` named ``name`` with one input and one output; its input is named
+        ``"pixels"`` and its last layer ``"output"`` in the built-in zoo.
 
     Raises:
         UnknownModelError: No model of that name (a ``KeyError``).
         ModelArgumentError: An argument the builder does not take (a ``TypeError``); the
             message lists the valid ones.
         ModelConfigError: A style, input shape, number of classes or preprocessing the model
-            cannot be built with (a ``ValueError``).
+            cannot be built with, or a builder that returned something ``build`` cannot use
+            (a ``ValueError``). The message names the model.
 
     Example:
         >>> from kerasdigits.models import build
@@ -111,7 +129,7 @@ def build(
     from kerasdigits.transforms import layers as kd_layers
 
     try:
-        stack = spec.builder(**builder_kwargs)
+        made = spec.builder(**builder_kwargs)
     except ModelConfigError:
         raise
     except (ValueError, TypeError) as exc:  # e.g. Keras rejecting an activation name
@@ -125,7 +143,9 @@ def build(
         front.append(kd_layers.AddChannel(name="add_channel"))
 
     try:
-        model = _assemble(keras_module, spec, chosen_style, plan, front, stack)
+        model = _assemble(
+            keras_module, spec, chosen_style, plan, front, made, input_shape is not None
+        )
     except ModelConfigError:
         raise
     except (ValueError, TypeError) as exc:  # e.g. a pooling layer on a too-small input
@@ -135,6 +155,7 @@ def build(
             + _keras_message(exc)
         ) from exc
     _check_no_empty_outputs(spec, plan, model)
+    _check_outputs(spec, model, num_classes)
     if compile:
         model.compile(**spec.compile_settings.compile_kwargs())
     return model
@@ -146,37 +167,191 @@ def _assemble(
     style: Style,
     plan: _InputPlan,
     front: list[Any],
-    stack: Any,
+    made: Any,
+    shape_requested: bool,
 ) -> Any:
-    inputs = keras.Input(shape=plan.shape, dtype=plan.dtype, name=INPUT_NAME)
-    if isinstance(stack, list | tuple):
-        layers = [*front, *stack]
-        for layer in layers:
-            if not isinstance(layer, keras.layers.Layer):
-                raise ModelConfigError(
-                    f"{spec.name}: the builder {spec.source} must return Keras layers, got "
-                    f"{layer!r}"
-                )
-        if style == "sequential":
-            return keras.Sequential([inputs, *layers], name=spec.name)
-        x = inputs
-        for layer in layers:
-            x = layer(x)
-        return keras.Model(inputs, x, name=spec.name)
-    if not callable(stack):
-        raise ModelConfigError(
-            f"{spec.name}: the builder {spec.source} must return a list of layers or a "
-            f"function of the input tensor, got {stack!r}"
-        )
+    """Turn what the builder returned into the model; raise on what it cannot be."""
+    if isinstance(made, type):  # keras.Sequential instead of keras.Sequential([...])
+        raise _bad_return(spec, f"the class {made.__qualname__} itself, not an instance of it")
+    if isinstance(made, keras.Model):
+        return _assemble_model(keras, spec, style, plan, front, made, shape_requested)
+    if isinstance(made, keras.layers.Layer):  # one layer: a one-layer stack
+        made = [made]
+    if isinstance(made, list | tuple):
+        if not made:
+            raise _bad_return(spec, f"an empty {type(made).__name__}")
+        for index, item in enumerate(made):
+            _check_stack_item(keras, spec, item, index)
+        return _assemble_stack(keras, spec, style, plan, front, list(made))
+    if not callable(made):
+        raise _bad_return(spec, _describe(made))
     if style == "sequential":
         raise ModelConfigError(
             f"{spec.name}: the builder returns a graph function, which only the functional "
             "style can assemble; register it with styles=('functional',)"
         )
+    return _assemble_graph(keras, spec, plan, front, made)
+
+
+def _assemble_stack(
+    keras: Any, spec: ModelSpec, style: Style, plan: _InputPlan, front: list[Any],
+    stack: list[Any],
+) -> Any:
+    inputs = keras.Input(shape=plan.shape, dtype=plan.dtype, name=INPUT_NAME)
+    layers = [*front, *stack]
+    if style == "sequential":
+        return keras.Sequential([inputs, *layers], name=spec.name)
+    x = inputs
+    for layer in layers:
+        x = layer(x)
+    return keras.Model(inputs, x, name=spec.name)
+
+
+def _assemble_graph(
+    keras: Any, spec: ModelSpec, plan: _InputPlan, front: list[Any], graph: Callable[..., Any]
+) -> Any:
+    inputs = keras.Input(shape=plan.shape, dtype=plan.dtype, name=INPUT_NAME)
     x = inputs
     for layer in front:
         x = layer(x)
-    return keras.Model(inputs, stack(x), name=spec.name)
+    outputs = graph(x)
+    tensors = list(outputs) if isinstance(outputs, list | tuple) else [outputs]
+    if not tensors or not all(isinstance(t, keras.KerasTensor) for t in tensors):
+        raise ModelConfigError(
+            f"{spec.name}: the graph function that the builder {spec.source} returned must "
+            f"return the output tensor; it returned {_describe(outputs)}"
+        )
+    return keras.Model(inputs, outputs, name=spec.name)
+
+
+def _assemble_model(
+    keras: Any,
+    spec: ModelSpec,
+    style: Style,
+    plan: _InputPlan,
+    front: list[Any],
+    model: Any,
+    shape_requested: bool,
+) -> Any:
+    """Use a finished ``keras.Model`` from the builder: as is, re-assembled or wrapped."""
+    inputs = _defined_inputs(model)
+    if inputs is not None:
+        if len(inputs) != 1:
+            raise ModelConfigError(
+                f"{spec.name}: the builder {spec.source} returned a model with {len(inputs)} "
+                "inputs; build() gives a model one input, the images"
+            )
+        own = tuple(inputs[0].shape[1:])
+        if not _fits(own, plan.stack_shape):
+            raise _input_mismatch(spec, own, plan, shape_requested)
+        if (
+            own == plan.shape
+            and not front
+            and (style == "sequential") == isinstance(model, keras.Sequential)
+        ):  # nothing to add: the builder's own model
+            model.name = spec.name
+            return model
+    if isinstance(model, keras.Sequential):
+        if not model.layers:
+            raise _bad_return(spec, "an empty keras.Sequential")
+        return _assemble_stack(keras, spec, style, plan, front, list(model.layers))
+    if style == "sequential":
+        kind = "a functional" if inputs is not None else f"a {type(model).__name__}"
+        raise ModelConfigError(
+            f"{spec.name}: the builder {spec.source} returns {kind} keras.Model, not a "
+            "keras.Sequential, so build() can only return it in the functional style; "
+            "register it with styles=('functional',)"
+        )
+    return _assemble_graph(keras, spec, plan, front, model)
+
+
+def _defined_inputs(model: Any) -> list[Any] | None:
+    """The inputs of a built functional or sequential model; ``None`` if it has none yet."""
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):  # an unbuilt Sequential, a subclassed model
+        return None
+    return list(inputs) if inputs else None
+
+
+def _fits(own: tuple[Any, ...], wanted: tuple[int, ...]) -> bool:
+    if len(own) != len(wanted):
+        return False
+    return all(o is None or o == w for o, w in zip(own, wanted, strict=True))
+
+
+def _input_mismatch(
+    spec: ModelSpec, own: tuple[Any, ...], plan: _InputPlan, shape_requested: bool
+) -> ModelConfigError:
+    returned = f"the builder {spec.source} returned a model taking input shape {own}"
+    if shape_requested and not _accepts(spec.builder, "input_shape"):
+        return ModelArgumentError(
+            f"{spec.name}: {returned} and does not take input_shape, so it cannot be built "
+            f"with input_shape {plan.shape}; add an input_shape parameter to the builder"
+        )
+    if _accepts(spec.builder, "input_shape"):
+        return ModelConfigError(
+            f"{spec.name}: {returned}, but was asked for input_shape={plan.stack_shape}"
+        )
+    hint = ""
+    for kind, native in NATIVE_INPUT_SHAPES.items():
+        if kind != spec.input_kind and own == native:
+            hint = f"; register it with input_kind={kind!r}"
+    return ModelConfigError(
+        f"{spec.name}: {returned}, but input_kind={spec.input_kind!r} models are fed "
+        f"{plan.stack_shape}{hint}"
+    )
+
+
+def _check_stack_item(keras: Any, spec: ModelSpec, item: Any, index: int) -> None:
+    if isinstance(item, keras.layers.InputLayer | keras.KerasTensor):
+        raise ModelConfigError(
+            f"{spec.name}: the builder {spec.source} returned a list with an input at index "
+            f"{index}; leave the input out, build() adds it"
+        )
+    if not isinstance(item, keras.layers.Layer):
+        raise ModelConfigError(
+            f"{spec.name}: the builder {spec.source} must return Keras layers, got "
+            f"{_describe(item)} at index {index} of its list"
+        )
+
+
+def _bad_return(spec: ModelSpec, what: str) -> ModelConfigError:
+    return ModelConfigError(
+        f"{spec.name}: the builder {spec.source} must return a keras.Model, a list of Keras "
+        f"layers or a function of the input tensor; it returned {what}"
+    )
+
+
+def _describe(value: object) -> str:
+    """``None``, or a short one-line repr with the type: ``3 (int)``."""
+    if value is None:
+        return "None"
+    text = " ".join(repr(value).split())
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__qualname__})"
+
+
+def _check_outputs(spec: ModelSpec, model: Any, num_classes: int | None) -> None:
+    outputs = list(model.outputs)
+    if len(outputs) != 1:
+        raise ModelConfigError(
+            f"{spec.name}: the builder {spec.source} made a model with {len(outputs)} outputs; "
+            "a classifier has one, the class probabilities"
+        )
+    if num_classes is None:  # the builder's own default, if it has one
+        parameter = inspect.signature(spec.builder).parameters.get("num_classes")
+        default = None if parameter is None else parameter.default
+        if isinstance(default, int) and not isinstance(default, bool):
+            num_classes = default
+    shape = tuple(outputs[0].shape[1:])
+    if num_classes is not None and shape != (num_classes,):
+        raise ModelConfigError(
+            f"{spec.name}: built with num_classes={num_classes}, the model outputs shape "
+            f"{shape}, not ({num_classes},); the builder {spec.source} must size its head "
+            "with num_classes"
+        )
 
 
 def _check_style(spec: ModelSpec, style: str | None) -> Style:
@@ -223,7 +398,7 @@ def _check_kwargs(spec: ModelSpec, kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 def _check_num_classes(spec: ModelSpec, num_classes: object) -> None:
     if not _accepts(spec.builder, "num_classes"):
-        raise ModelConfigError(
+        raise ModelArgumentError(
             f"{spec.name} has a fixed number of classes; it does not take num_classes"
         )
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
@@ -306,7 +481,11 @@ def _keras_message(exc: BaseException) -> str:
 def _check_no_empty_outputs(spec: ModelSpec, plan: _InputPlan, model: Any) -> None:
     # A pooling layer on a too-small input can yield a zero-sized axis without an error.
     for layer in model.layers:
-        shape = getattr(layer.output, "shape", None)
+        try:
+            output = layer.output
+        except (AttributeError, ValueError):  # a layer without a single output
+            continue
+        shape = getattr(output, "shape", None)
         if shape is not None and any(d == 0 for d in shape[1:]):
             raise ModelConfigError(
                 f"{spec.name}: input_shape {plan.shape} is too small: layer {layer.name!r} "

@@ -54,8 +54,10 @@ class ModelConfigError(KerasDigitsError, ValueError):
 
     Raised for a style the model does not support, an impossible ``input_shape`` (too small
     for the model's pooling, the wrong rank for its input kind), an invalid ``num_classes``, an
-    unknown ``preprocessing`` mode, or an out-of-range builder argument. The message names the
-    model and the offending argument.
+    unknown ``preprocessing`` mode, an out-of-range builder argument, or a builder that
+    returned something ``build`` cannot use (``None``, a list holding a non-layer, a model
+    with several outputs or an output not sized ``num_classes``). The message names the
+    model and the offending argument or returned value.
     """
 
 
@@ -63,6 +65,8 @@ class ModelArgumentError(ModelConfigError, TypeError):
     """A builder got an argument it does not take; the message lists the valid ones.
 
     Also a :class:`TypeError`, which is what Python raises for an unexpected keyword argument.
+    Raised too for ``num_classes`` or ``input_shape`` when the builder cannot take it (a fixed
+    head, or a finished model with a fixed input shape).
     """
 
 

@@ -76,23 +76,40 @@ def register_model(
     """Register a model builder under a name (a decorator).
 
     The builder is called by :func:`~kerasdigits.models.build` with keyword arguments only
-    and returns the model's layers **without** an input layer, as a list (a "stack"), which
-    ``build`` assembles into a ``keras.Sequential`` or chains through the functional API, so
-    both styles share one definition and one weights layout. A builder that needs a graph
-    (skip connections) may instead return a function ``outputs = f(inputs)``; register it
-    with ``styles=("functional",)``.
+    and returns one of:
+
+    * the model's layers **without** an input layer, as a list (a "stack"), which ``build``
+      assembles into a ``keras.Sequential`` or chains through the functional API, so both
+      styles share one definition and one weights layout;
+    * a ``keras.Sequential`` (with or without a ``keras.Input``): its layers are the stack,
+      in either style;
+    * a function ``outputs = f(inputs)``, for a model that needs a graph (skip connections);
+    * any other finished ``keras.Model``, functional or subclassed, as torchvision and timm
+      builders return. ``build`` returns it as is when it already takes the input ``build``
+      would give it (and there is no ``preprocessing``), else calls it as one layer after
+      the input and the preprocessing (``Input -> Normalize -> model``).
+
+    The last two build in the functional style only: register them with
+    ``styles=("functional",)``, so that :attr:`ModelSpec.styles` tells the truth
+    (``build`` refuses the ``"sequential"`` style for them, saying so). A finished model must
+    take the input of its ``input_kind`` (``(784,)`` or ``(28, 28, 1)``), have one output
+    sized ``num_classes``, and be a new object on each call; ``build`` renames it and, by
+    default, compiles it with ``compile_settings``.
 
     Builders should import Keras inside their body, so that registering and listing models
     stays free of TensorFlow. They may take ``num_classes`` (the size of the softmax head;
     without it the model has a fixed head) and ``input_shape`` (the shape their first layer
     receives: ``(n,)`` for flat models, ``(h, w, c)`` for image models), both filled in by
     ``build``; any other keyword argument is the model's own option, passed through from
-    ``build(name, **kwargs)``.
+    ``build(name, **kwargs)``. A builder returning a finished model must take
+    ``input_shape`` to be built for another input size.
 
     Args:
         name: The model name (letters, digits, ``_``, ``.``, ``-``); defaults to the builder's
             ``__name__``. ``@register_model`` also works without parentheses.
-        styles: The styles the model can be built in.
+        styles: The styles the model can be built in: both for a stack or a
+            ``keras.Sequential``; ``("functional",)`` for a graph function or another
+            ``keras.Model``.
         default_style: The style ``build`` uses by default; defaults to ``styles[0]``.
         tags: Free-form tags for :func:`list_models` (``"mlp"``, ``"convnet"``, ``"fast"``).
         description: One line; defaults to the first line of the builder's docstring.

@@ -1,8 +1,11 @@
 """The Keras learning-rate schedule of a :class:`~kerasdigits.models.Recipe`.
 
 Importing this module imports Keras; :meth:`Recipe.learning_rate_schedule` imports it when
-called. The schedule is registered for ``.keras`` serialization (package ``kerasdigits``),
-so a model compiled with it saves and loads.
+called. Wherever Keras has a schedule with the same arithmetic, the recipe uses it
+(``CosineDecay`` with its linear warm-up, ``ExponentialDecay``), so a saved model's optimizer
+needs nothing from kerasdigits to load. Only the two combinations Keras lacks (a warm-up
+before a constant or an exponential rate) use :class:`RecipeSchedule`, registered for
+``.keras`` serialization (package ``kerasdigits``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from kerasdigits import _lazy
 keras = _lazy.keras()
 ops = keras.ops
 
-__all__ = ["RecipeSchedule"]
+__all__ = ["RecipeSchedule", "make_schedule"]
 
 
 @keras.saving.register_keras_serializable(package="kerasdigits")
@@ -77,3 +80,41 @@ class RecipeSchedule(keras.optimizers.schedules.LearningRateSchedule):  # type: 
             "warmup_epochs": self.warmup_epochs,
             "decay_rate": self.decay_rate,
         }
+
+
+def make_schedule(
+    peak: float,
+    steps_per_epoch: int,
+    epochs: int,
+    schedule: str = "constant",
+    warmup_epochs: float = 0.0,
+    decay_rate: float = 0.9,
+) -> Any:
+    """Return the per-step learning rate of a recipe, as a standard Keras schedule if one fits.
+
+    Args:
+        peak: The learning rate after warm-up.
+        steps_per_epoch: Optimizer steps (batches) per epoch.
+        epochs: Training epochs (the cosine schedule reaches zero there).
+        schedule: ``"constant"``, ``"cosine"`` or ``"exponential"``.
+        warmup_epochs: Epochs of linear warm-up from a tenth of ``peak``.
+        decay_rate: Per-epoch factor of the exponential schedule.
+
+    Returns:
+        ``keras.optimizers.schedules.CosineDecay`` (cosine, with or without warm-up),
+        ``ExponentialDecay`` (exponential without warm-up), or a :class:`RecipeSchedule`.
+    """
+    schedules = keras.optimizers.schedules
+    warmup_steps = round(warmup_epochs * steps_per_epoch)
+    if schedule == "cosine":
+        decay_steps = max(round(epochs * steps_per_epoch) - warmup_steps, 1)
+        if warmup_steps == 0:
+            return schedules.CosineDecay(peak, decay_steps, alpha=0.0)
+        return schedules.CosineDecay(0.1 * peak, decay_steps, alpha=0.0, warmup_target=peak,
+                                     warmup_steps=warmup_steps)
+    if schedule == "exponential" and warmup_steps == 0:
+        return schedules.ExponentialDecay(peak, decay_steps=steps_per_epoch,
+                                          decay_rate=decay_rate)
+    return RecipeSchedule(peak=peak, steps_per_epoch=steps_per_epoch, epochs=epochs,
+                          schedule=schedule, warmup_epochs=warmup_epochs,
+                          decay_rate=decay_rate)

@@ -215,9 +215,10 @@ class Recipe:
     def learning_rate_schedule(self, steps_per_epoch: int, base: float = 0.001) -> Any:
         """Return this recipe's learning rate as something ``make_optimizer`` accepts.
 
-        A plain float for a constant rate without warm-up, else a
-        :class:`~kerasdigits.models._schedule.RecipeSchedule` (a Keras
-        ``LearningRateSchedule`` stepping per batch, saved with the model; imports Keras).
+        A plain float for a constant rate without warm-up, else a Keras
+        ``LearningRateSchedule`` stepping per batch, saved with the model: Keras's own
+        ``CosineDecay`` (with its warm-up) or ``ExponentialDecay`` where they fit, so the saved
+        optimizer loads with Keras alone (imports Keras).
 
         Args:
             steps_per_epoch: Batches per epoch.
@@ -231,16 +232,10 @@ class Recipe:
         peak = self.learning_rate if self.learning_rate is not None else base
         if self.schedule == "constant" and not self.warmup_epochs:
             return peak
-        from kerasdigits.models._schedule import RecipeSchedule
+        from kerasdigits.models._schedule import make_schedule
 
-        return RecipeSchedule(
-            peak=peak,
-            steps_per_epoch=steps_per_epoch,
-            epochs=self.epochs,
-            schedule=self.schedule,
-            warmup_epochs=self.warmup_epochs,
-            decay_rate=self.decay_rate,
-        )
+        return make_schedule(peak, steps_per_epoch, self.epochs, self.schedule,
+                             self.warmup_epochs, self.decay_rate)
 
 
 @dataclass(frozen=True)
@@ -251,11 +246,13 @@ class ModelSpec:
 
     Attributes:
         name: The registered name (also the Keras model's name).
-        builder: The function that returns the model's layers (see
-            :func:`~kerasdigits.models.register_model`).
+        builder: The function that returns the model's layers, a graph function or a
+            finished ``keras.Model`` (see :func:`~kerasdigits.models.register_model`).
         description: One-line description.
         tags: Tags for :func:`~kerasdigits.models.list_models` (``"mlp"``, ``"fast"``...).
-        styles: The styles it can be built in (``"sequential"``, ``"functional"``).
+        styles: The styles it can be built in (``"sequential"``, ``"functional"``), as
+            registered; a builder returning a graph function or a non-sequential
+            ``keras.Model`` builds in the functional style only.
         default_style: The style :func:`~kerasdigits.models.build` uses by default.
         input_kind: ``"flat"`` (the first layer takes ``(784,)`` vectors) or ``"image"``
             (``(28, 28, 1)`` images).

@@ -13,7 +13,13 @@ from kerasdigits.training._distribute import (
     make_strategy,
 )
 from kerasdigits.training._evaluate import Evaluation, evaluate, evaluation_from_probabilities
-from kerasdigits.training._io import ModelFileError, load_model
+from kerasdigits.training._io import (
+    ModelFileError,
+    get_class_names,
+    load_model,
+    save_model,
+    set_class_names,
+)
 from kerasdigits.training._predict import predict
 from kerasdigits.training._train import TrainingError, TrainResult, train
 
@@ -26,9 +32,12 @@ __all__ = [
     "WorkerFailureError",
     "evaluate",
     "evaluation_from_probabilities",
+    "get_class_names",
     "is_chief",
     "load_model",
     "make_strategy",
     "predict",
+    "save_model",
+    "set_class_names",
     "train",
 ]

@@ -556,10 +556,9 @@ class DistributedRun:
         Every worker saves its (identical) replica to its private folder and loads it back
         outside the strategy, so evaluating, saving or exporting the result needs no peer.
         """
-        from kerasdigits.training._io import load_model
+        from kerasdigits.training._io import load_model, save_model
 
-        path = self._private_dir() / "trained.keras"
-        model.save(path)
+        path = save_model(model, self._private_dir() / "trained.keras")
         return load_model(path, compile=True)
 
     def cleanup(self) -> None:

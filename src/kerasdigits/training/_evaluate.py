@@ -126,20 +126,35 @@ def evaluate(model: Any, data: Dataset | Split | str, *,
         data: A :class:`Dataset` (its test split is used), a dataset name (loaded with
             :func:`~kerasdigits.datasets.load_dataset`, as :func:`train` does), or a
             :class:`Split`.
-        class_names: Names for the table (default: the dataset's, or ``"0"`` to ``"9"``).
+        class_names: Names for the table (default: the dataset's, else the model's own
+            (:func:`~kerasdigits.training.get_class_names`), else ``"0"``, ``"1"``...).
 
     Returns:
         The :class:`Evaluation`; ``print()`` it for a readable table.
+
+    Raises:
+        ValueError: The model was trained with other classes than the dataset's (a
+            Fashion-MNIST model evaluated on MNIST digits, say).
     """
+    from kerasdigits.training._io import get_class_names
+
     model = _load_if_path(model)
+    own = get_class_names(model)
     if isinstance(data, str):
         data = load_dataset(data)
     if isinstance(data, Dataset):
         split = data.test
+        if own is not None and class_names is None and tuple(data.class_names) != own:
+            raise ValueError(
+                f"model {model.name!r} was trained with the classes {', '.join(own[:4])}, ... "
+                f"but the dataset {data.name!r} has {', '.join(data.class_names[:4])}, ...: "
+                "evaluate it on the dataset it was trained for (or pass class_names=)"
+            )
         names = class_names or data.class_names
     elif isinstance(data, Split):
         split = data
-        names = class_names or tuple(str(i) for i in range(int(model.outputs[0].shape[-1])))
+        outputs = int(model.outputs[0].shape[-1])
+        names = class_names or own or tuple(str(i) for i in range(outputs))
     else:
         raise TypeError(
             f"evaluate() takes a Dataset, a dataset name or a Split, got {type(data).__name__}"

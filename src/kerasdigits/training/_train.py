@@ -50,6 +50,8 @@ class TrainResult:
         checkpoint_paths: The checkpoint files written, oldest first.
         validation: Which data was used for validation (``"validation split"``,
             ``"carved from train"``, ``"test split"`` or ``"none"``).
+        class_names: The dataset's class names, index = output unit; they travel with the
+            model (:meth:`save`, :func:`~kerasdigits.training.get_class_names`).
     """
 
     model: Any
@@ -61,6 +63,20 @@ class TrainResult:
     checkpoint_dir: Path | None = None
     checkpoint_paths: tuple[Path, ...] = field(default=())
     validation: str = "none"
+    class_names: tuple[str, ...] = ()
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save the trained model to a ``.keras`` file with its class names.
+
+        See :func:`~kerasdigits.training.save_model`; the file loads with
+        :func:`~kerasdigits.load_model` in another process.
+
+        Returns:
+            The path written.
+        """
+        from kerasdigits.training._io import save_model
+
+        return save_model(self.model, path, class_names=self.class_names or None)
 
     def __repr__(self) -> str:
         return (f"TrainResult(model={self.model.name!r}, epochs_run={self.epochs_run}, "
@@ -321,6 +337,7 @@ def _train(
                     f"than {initial_epoch} epochs"
                 )
 
+    _record_classes(model, dataset, model_or_name)
     backup = None
     if run is not None:
         initial_epoch, previous, backup = run.backup(directory, write_dir, callbacks,
@@ -369,7 +386,21 @@ def _train(
     return TrainResult(model=model, history=merged, best_epoch=best_epoch, wall_time=wall,
                        epochs_run=len(new.get("loss", [])), initial_epoch=initial_epoch,
                        checkpoint_dir=directory if paths else None, checkpoint_paths=paths,
-                       validation=val_note)
+                       validation=val_note, class_names=dataset.class_names)
+
+
+def _record_classes(model: Any, dataset: Dataset, model_or_name: Any) -> None:
+    """Remember the dataset's class names with the model (saved with its checkpoints)."""
+    from kerasdigits.training._io import model_info, set_class_names
+
+    try:
+        outputs = int(model.outputs[0].shape[-1])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return
+    if outputs != dataset.num_classes:
+        return
+    zoo = model_or_name if isinstance(model_or_name, str) else model_info(model).model
+    set_class_names(model, dataset.class_names, dataset=dataset.name, model_name=zoo)
 
 
 def _checkpoint_files(directory: Path) -> tuple[Path, ...]:
