@@ -204,7 +204,8 @@ def test_a_fresh_run_in_a_used_folder_does_not_resume_the_old_one(
     from kerasdigits import train
 
     train("mlp256", small, epochs=3, checkpoint_dir=tmp_path, seed=0, verbose=0)
-    second = train("mlp256", small, epochs=1, checkpoint_dir=tmp_path, seed=5, verbose=0)
+    second = train("mlp256", small, epochs=1, checkpoint_dir=tmp_path, seed=5, verbose=0,
+                   overwrite=True)
     assert all(p.name in ("last.keras",) or p.name.startswith("mlp256-01-")
                for p in second.checkpoint_paths), second.checkpoint_paths
     path, epoch = callbacks.latest_checkpoint(tmp_path)  # type: ignore[misc]

@@ -236,7 +236,8 @@ def test_invert_takes_dark_ink_on_light_paper(target: str, dtype: str, trained_m
 def test_float_input_follows_the_model_scale(trained_mlp: Any, data: Dataset,
                                              tmp_path: Path) -> None:
     # A raw-pixel model (in-model Normalize) takes float 0..255 on litert, pixel/255 on mlkit.
-    raw = export_tflite(trained_mlp, tmp_path / "raw.tflite", dataset=data, verify=False)
+    raw = export_tflite(trained_mlp, tmp_path / "raw.tflite", dataset=data, verify=False,
+                        input_dtype="float32")
     assert (raw.input_mean, raw.input_std) == (0.0, 1.0)
     meta = read_metadata(raw.path)
     assert meta.inputs[0].std == (1.0,) and meta.inputs[0].stats_max == (255.0,)
@@ -244,7 +245,8 @@ def test_float_input_follows_the_model_scale(trained_mlp: Any, data: Dataset,
     # A float model (the tutorials') takes pixel/255 on litert.
     keras.utils.set_random_seed(2)
     tutorial = build("convnet")
-    unit = export_tflite(tutorial, tmp_path / "unit.tflite", dataset=data, verify=50)
+    unit = export_tflite(tutorial, tmp_path / "unit.tflite", dataset=data, verify=50,
+                         input_dtype="float32")
     assert (unit.input_mean, unit.input_std) == (0.0, 255.0)
     meta = read_metadata(unit.path)
     assert meta.inputs[0].content == "image" and meta.inputs[0].color_space == "GRAYSCALE"
@@ -284,6 +286,7 @@ def test_mlkit_metadata_is_what_ml_kit_needs(trained_mlp: Any, data: Dataset,
                                              tmp_path: Path) -> None:
     labels = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
     result = export_tflite(trained_mlp, tmp_path / "m.tflite", target="mlkit", labels=labels,
+                           input_dtype="float32",
                            dataset=data, verify=False, name="Digits", version="2.1",
                            author="Ada", license="Apache-2.0", description="Reads digits.")
     meta = read_metadata(result.path)
@@ -343,7 +346,7 @@ def test_describe_tflite_reports_io_metadata_labels_ops_and_size(trained_mlp: An
     assert "image: uint8 [1, 28, 28, 3], quantized scale 1 zero point 0, 2,352 bytes" in text
     assert "probabilities: float32 [1, 10], 40 bytes" in text
     assert "target mlkit, quantization int8, input uint8" in text
-    assert "FULLY_CONNECTED x3" in text and "builtin ops only: yes" in text
+    assert "FULLY_CONNECTED v4 x3 (needs 1.14.0)" in text and "builtin ops only: yes" in text
     assert "resource variables: none" in text
     assert "content: image, RGB, 28x28" in text
     assert "file: labels.txt (TENSOR_AXIS_LABELS, packed)" in text

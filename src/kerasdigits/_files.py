@@ -45,9 +45,12 @@ def atomic_write(path: str | os.PathLike[str], *, mode: str = "wb") -> Iterator[
             mode_bits = 0o644
         os.chmod(tmp_name, mode_bits)
         os.replace(tmp_name, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+            # A failed write (a full disk...) says which file it was writing.
+            raise OSError(exc.errno, exc.strerror, str(target)) from exc
         raise
 
 

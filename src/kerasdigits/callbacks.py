@@ -125,11 +125,13 @@ def _checkpoint_class() -> type:
         It also records every file it writes in ``checkpoints.json`` (for resuming).
         """
 
-        def __init__(self, filepath: str, **kwargs: Any) -> None:
+        def __init__(self, filepath: str, *, history: dict[str, list[float]] | None = None,
+                     **kwargs: Any) -> None:
             super().__init__(filepath, **kwargs)
             self._template = str(filepath)
             #: The folder this callback writes into (read by ``train`` for its result).
             self.directory = Path(filepath).parent
+            self.history = {k: list(v) for k, v in (history or {}).items()}
 
         def set_model(self, model: Any) -> None:
             super().set_model(model)
@@ -137,6 +139,7 @@ def _checkpoint_class() -> type:
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             logs = dict(logs or {})
+            _extend_history(self.history, logs)
             try:
                 path = Path(self.filepath.format(epoch=epoch + 1, **logs))
             except (KeyError, ValueError, IndexError):
@@ -147,7 +150,7 @@ def _checkpoint_class() -> type:
                 if path.suffix == ".keras":
                     from kerasdigits.training._io import annotate_file
 
-                    annotate_file(path, self.model)
+                    annotate_file(path, self.model, epoch=epoch + 1, history=self.history)
                 _record_checkpoint(path, epoch + 1, logs)
 
     return ModelCheckpoint
@@ -163,16 +166,64 @@ def _stamp(path: Path | None) -> tuple[int, int] | None:
     return st.st_mtime_ns, st.st_size
 
 
-def _record_checkpoint(path: Path, epoch: int, logs: dict[str, Any]) -> None:
-    index_path = path.parent / CHECKPOINT_INDEX
+def read_index(directory: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Return the entries of ``directory``'s ``checkpoints.json`` (``[]`` when there is none).
+
+    Each entry is ``{"path": file name, "epoch": epochs done, "metrics": {...}}``.
+
+    Raises:
+        CallbackError: The index exists but cannot be read or is not a list of such entries
+            (the message names the file and what is wrong).
+    """
+    index_path = Path(directory) / CHECKPOINT_INDEX
     try:
-        entries = json.loads(index_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        raw = index_path.read_bytes()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise CallbackError(f"{index_path}: cannot read the checkpoint index: "
+                            f"{exc.strerror}") from exc
+    try:
+        entries = json.loads(raw)
+        if not isinstance(entries, list):
+            raise ValueError(f"expected a list of checkpoints, got {type(entries).__name__}")
+        for i, entry in enumerate(entries):
+            _check_entry(entry, i)
+    except ValueError as exc:
+        raise CallbackError(f"{index_path}: not a valid checkpoint index ({exc}); move it "
+                            "away to start afresh") from None
+    return entries
+
+
+def _check_entry(entry: Any, i: int) -> None:
+    if not isinstance(entry, dict):
+        raise ValueError(f"entry {i} is not an object")
+    name, epoch, metrics = entry.get("path"), entry.get("epoch"), entry.get("metrics", {})
+    if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
+        raise ValueError(f"entry {i}: path must be a file name in the folder, got {name!r}")
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+        raise ValueError(f"entry {i}: epoch must be a positive int, got {epoch!r}")
+    if not isinstance(metrics, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in metrics.values()):
+        raise ValueError(f"entry {i}: metrics must map names to numbers")
+
+
+def _record_checkpoint(path: Path, epoch: int, logs: dict[str, Any]) -> None:
+    try:
+        entries = read_index(path.parent)
+    except CallbackError:  # a fresh run replaces an unreadable index
         entries = []
     metrics = {k: float(v) for k, v in logs.items() if isinstance(v, (int, float))}
     entries = [e for e in entries if e.get("path") != path.name]
     entries.append({"path": path.name, "epoch": epoch, "metrics": metrics})
-    atomic_write_bytes(index_path, json.dumps(entries, indent=1).encode("utf-8"))
+    atomic_write_bytes(path.parent / CHECKPOINT_INDEX,
+                       json.dumps(entries, indent=1).encode("utf-8"))
+
+
+def _extend_history(history: dict[str, list[float]], logs: dict[str, Any]) -> None:
+    for key, value in logs.items():
+        if isinstance(value, (int, float)):
+            history.setdefault(key, []).append(float(value))
 
 
 def _last_checkpoint_class() -> type:
@@ -188,12 +239,14 @@ def _last_checkpoint_class() -> type:
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             logs = dict(logs or {})
-            for key, value in logs.items():
-                if isinstance(value, (int, float)):
-                    self.history.setdefault(key, []).append(float(value))
-            from kerasdigits.training._io import save_model
+            _extend_history(self.history, logs)
+            from kerasdigits.training._io import save_checkpoint
 
-            path = save_model(self.model, self.directory / LAST_CHECKPOINT)
+            # The file itself records its epoch and the history up to it, so whenever the
+            # process dies, a resume from it is consistent; the index and history.json
+            # written next only help find it.
+            path = save_checkpoint(self.model, self.directory / LAST_CHECKPOINT,
+                                   epoch=epoch + 1, history=self.history)
             _record_checkpoint(path, epoch + 1, logs)
             atomic_write_bytes(self.directory / HISTORY_FILE,
                                json.dumps(self.history, indent=1).encode("utf-8"))
@@ -244,12 +297,11 @@ def latest_checkpoint(directory: str | os.PathLike[str]) -> tuple[Path, int] | N
 
     Uses ``checkpoints.json`` written by :func:`checkpoint`; files that no longer exist are
     skipped. Returns ``None`` when there is no checkpoint.
+
+    Raises:
+        CallbackError: ``checkpoints.json`` exists but is unreadable or malformed.
     """
-    index_path = Path(directory) / CHECKPOINT_INDEX
-    try:
-        entries = json.loads(index_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    entries = read_index(directory)
     # Newest epoch first; at equal epochs prefer last.keras (it is saved after the best file).
     ranked = sorted(
         entries, key=lambda e: (int(e.get("epoch", 0)), e.get("path") == LAST_CHECKPOINT)
@@ -271,6 +323,7 @@ def checkpoint(
     metrics: Iterable[str] = ("loss", "accuracy"),
     validation: bool = True,
     verbose: int = 0,
+    history: dict[str, list[float]] | None = None,
 ) -> Any:
     """Return a ``keras.callbacks.ModelCheckpoint`` writing into ``directory``.
 
@@ -289,6 +342,8 @@ def checkpoint(
         metrics: The metrics the model is compiled with (``loss`` is always logged).
         validation: Whether training will have validation data (``val_*`` fields).
         verbose: Keras verbosity (1 prints a line per save).
+        history: The history of earlier epochs (when resuming); each ``.keras`` checkpoint
+            records its epoch and the history up to it.
 
     Returns:
         The configured callback.
@@ -315,6 +370,7 @@ def checkpoint(
         save_best_only=save_best_only,
         save_weights_only=weights_only,
         verbose=verbose,
+        history=history,
     )
 
 
@@ -398,7 +454,8 @@ def preset(name: str, **overrides: Any) -> list[Any]:
     if name == "quick":
         return [stop]
     directory = Path(overrides.get("directory", "checkpoints"))
-    ckpt = checkpoint(directory, **{k: v for k, v in overrides.items() if k in ckpt_args})
+    ckpt = checkpoint(directory, history=overrides.get("history"),
+                      **{k: v for k, v in overrides.items() if k in ckpt_args})
     result = [ckpt, last_checkpoint(directory, history=overrides.get("history")), stop]
     if name == "logs":
         keras = _lazy.keras()

@@ -62,6 +62,7 @@ def _cmd_summary(args: argparse.Namespace, out: TextIO) -> int:
         download=not args.no_download,
         validation_size=args.validation_size,
         seed=args.seed,
+        verify=not args.no_verify,
     )
     out.write(dataset.summary() + "\n")
     return 0
@@ -104,15 +105,17 @@ def _cmd_train(args: argparse.Namespace, out: TextIO) -> int:
     from kerasdigits.training import evaluate, is_chief, make_strategy, train
 
     get_model_spec(args.model)  # fail fast on an unknown name, before loading data
-    out_dir = Path(args.out)
+    if args.resume and args.overwrite:
+        raise _UsageError("--resume continues the earlier run and --overwrite replaces it: "
+                          "pass one of them")
+    out_dir = _out_folder(Path(args.out), resume=args.resume, overwrite=args.overwrite)
     export_path = _export_path(args.export, out_dir) if args.export else None
     strategy: Any = args.strategy
     if args.collective_timeout is not None:
         if args.strategy != "multi_worker":
             raise _UsageError("--collective-timeout needs --strategy multi_worker")
         strategy = make_strategy("multi_worker", collective_timeout=args.collective_timeout)
-    dataset = load_dataset(args.dataset, data_dir=args.data_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    dataset = load_dataset(args.dataset, data_dir=args.data_dir, verify=not args.no_verify)
     result = train(
         args.model,
         dataset,
@@ -121,6 +124,7 @@ def _cmd_train(args: argparse.Namespace, out: TextIO) -> int:
         callbacks=args.preset,
         checkpoint_dir=out_dir / "checkpoints",
         resume=args.resume,
+        overwrite=args.overwrite,
         seed=args.seed,
         validation=args.validation,
         strategy=strategy,
@@ -153,6 +157,32 @@ def _cmd_train(args: argparse.Namespace, out: TextIO) -> int:
             out_dir) else str(export_path))
     out.write(f"wrote {', '.join(written)} to {out_dir}\n")
     return 0
+
+
+#: What ``train`` writes into ``--out`` (besides ``checkpoints/``).
+_RUN_FILES = ("model.keras", "history.json", "evaluation.json", "evaluation.txt")
+
+
+def _out_folder(out_dir: Any, *, resume: bool, overwrite: bool) -> Any:
+    """Check (and create) ``--out``: a writable folder that holds no earlier run by accident."""
+    import os
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise _FailureError(f"--out {out_dir}: is a file, not a folder")
+    earlier = [name for name in _RUN_FILES if (out_dir / name).exists()]
+    if earlier and not (resume or overwrite):
+        raise _FailureError(
+            f"--out {out_dir} holds an earlier run ({', '.join(earlier)}); continue it with "
+            "--resume, replace it with --overwrite, or pass another --out"
+        )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _FailureError(f"--out {out_dir}: cannot create the folder: {exc.strerror}"
+                            ) from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise _FailureError(f"--out {out_dir}: the folder is not writable")
+    return out_dir
 
 
 def _export_path(value: str, out_dir: Any) -> Any:
@@ -225,7 +255,7 @@ def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     from kerasdigits.training import evaluate, load_model
 
     model = load_model(args.model_file)
-    dataset = load_dataset(args.dataset, data_dir=args.data_dir)
+    dataset = load_dataset(args.dataset, data_dir=args.data_dir, verify=not args.no_verify)
     out.write(str(evaluate(model, dataset)) + "\n")
     return 0
 
@@ -298,7 +328,40 @@ def _validation_size(text: str) -> float:
 
 
 def _validation_arg(text: str) -> str | float:
-    return text if text in ("auto", "test", "none") else _validation_size(text)
+    if text in ("auto", "test", "none"):
+        return text
+    size = _validation_size(text)
+    if isinstance(size, int) and size < 1:
+        raise argparse.ArgumentTypeError(f"a count must be at least 1, got {text!r}")
+    if isinstance(size, float) and not 0 < size < 1:
+        raise argparse.ArgumentTypeError(
+            f"a fraction must be between 0 and 1 (exclusive), got {text!r}")
+    return size
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _preset(text: str) -> str:
+    from kerasdigits._suggest import did_you_mean
+    from kerasdigits.callbacks import PRESETS
+
+    if text not in PRESETS:
+        raise argparse.ArgumentTypeError(
+            f"unknown preset {text!r}.{did_you_mean(text, PRESETS)} Presets: "
+            f"{', '.join(PRESETS)}")
+    return text
+
+
+_NO_CHECKSUM_HELP = ("do not check the files' sha256 against the pinned checksums (for your "
+                     "own IDX files under a known dataset's names)")
 
 
 _QUANTIZE = ("none", "dynamic", "float16", "int8")
@@ -394,6 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="dataset name, e.g. mnist, fashion_mnist, mnist_sample")
     p.add_argument("--data-dir", help="a folder to look in first")
     p.add_argument("--no-download", action="store_true", help="never download")
+    p.add_argument("--no-verify", action="store_true", help=_NO_CHECKSUM_HELP)
     p.add_argument("--validation-size", type=_validation_size, default=0,
                    help="carve a stratified validation split out of train (count or fraction)")
     p.add_argument("--seed", type=int, default=0, help="seed of the validation split")
@@ -412,17 +476,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="mnist",
                    help="dataset name, e.g. mnist, fashion_mnist, mnist_sample (default: mnist)")
     p.add_argument("--data-dir", help="a folder to look in first for the dataset")
-    p.add_argument("--epochs", type=int, help="epochs in total (default: the model's recipe)")
-    p.add_argument("--batch-size", type=int, help="batch size (default: the model's recipe)")
+    p.add_argument("--no-verify", action="store_true", help=_NO_CHECKSUM_HELP)
+    p.add_argument("--epochs", type=_positive_int,
+                   help="epochs in total (default: the model's recipe)")
+    p.add_argument("--batch-size", type=_positive_int,
+                   help="batch size (default: the model's recipe)")
     p.add_argument("--out", default="run", help="output folder (default: run)")
-    p.add_argument("--preset", default="default", help="callback preset: default, quick, logs")
+    p.add_argument("--preset", default="default", type=_preset,
+                   help="callback preset: default (best checkpoints, early stopping, "
+                        "last.keras for --resume), quick (no files), logs (adds CSV and "
+                        "TensorBoard), none")
     p.add_argument("--validation", default="auto", type=_validation_arg,
                    help="auto, test, none, or a size to carve out of train")
     p.add_argument("--seed", type=int,
                    help="seed for weights, shuffling and the validation split: the same seed "
                         "gives the same run on the same machine (default: random)")
     p.add_argument("--resume", action="store_true",
-                   help="continue from OUT/checkpoints up to --epochs in total")
+                   help="continue the run in OUT from its newest checkpoint, up to --epochs "
+                        "in total")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh in an OUT that holds an earlier run (without it, or "
+                        "--resume, such an OUT is refused)")
     p.add_argument("--strategy", choices=("mirrored", "multi_worker"),
                    help="train with tf.distribute: mirrored (all local devices) or "
                         "multi_worker (the cluster in TF_CONFIG: run the same command on every "
@@ -440,6 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="mnist",
                    help="dataset whose test split to use (default: mnist)")
     p.add_argument("--data-dir", help="a folder to look in first for the dataset")
+    p.add_argument("--no-verify", action="store_true", help=_NO_CHECKSUM_HELP)
     p.set_defaults(func=_cmd_evaluate)
 
     p = _subparser(sub, "predict", "classify pictures (PNG, JPEG) of one digit each",
@@ -505,6 +580,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, stream: Text
         return 2
     except (KerasDigitsError, ValueError, KeyError, OSError) as exc:
         message = (exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)).strip()
+        if isinstance(exc, OSError) and exc.strerror:
+            where = exc.filename if exc.filename is not None else "a file"
+            message = f"{where}: {exc.strerror}"
         message = message or type(exc).__name__
         first, _, rest = message.partition("\n")
         sys.stderr.write(f"kerasdigits: error: {first}\n")

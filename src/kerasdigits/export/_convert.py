@@ -8,6 +8,13 @@ inference mode (``training=False``: dropout off, batch normalization with its mo
 statistics). :class:`tf.lite.TFLiteConverter` converts the concrete function with
 ``TFLITE_BUILTINS`` (or ``TFLITE_BUILTINS_INT8``) only, so a model that would need Flex
 (Select TF) ops fails here instead of on the phone.
+
+For the ``mlkit`` and ``firebase-legacy`` targets, dense-layer weights are quantized per tensor
+(recent converters quantize them per channel, which makes a dynamic-range ``FULLY_CONNECTED``
+version 12 that needs TensorFlow Lite 2.17), and every operator version is then checked
+against the target's runtime (:mod:`kerasdigits.export._opversions`). A full-integer model's
+final softmax is moved to float (:func:`kerasdigits.export._pack.float_softmax`), so its
+probabilities sum to 1 like a float model's.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ import numpy.typing as npt
 
 from kerasdigits import _lazy
 from kerasdigits.export._errors import ExportError
+from kerasdigits.export._opversions import TARGET_RUNTIMES, check_runtime
+from kerasdigits.export._pack import float_softmax
 
 __all__ = [
     "GRAY_WEIGHTS",
@@ -360,7 +369,9 @@ def convert(
         The converted FlatBuffer, without metadata.
 
     Raises:
-        ExportError: The converter fails (for example, an op without a TFLite builtin).
+        ExportError: The converter fails (for example, an op without a TFLite builtin), or
+            the model needs a newer TensorFlow Lite runtime than ``source.target`` promises
+            (:data:`~kerasdigits.export._opversions.TARGET_RUNTIMES`).
     """
     tf = _lazy.tensorflow()
     int8 = quantization == "int8"
@@ -379,6 +390,11 @@ def convert(
     converter.experimental_enable_resource_variables = False
     if quantization is not None:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if TARGET_RUNTIMES.get(source.target) is not None:
+        # Per-tensor dense weights: dynamic range gives FULLY_CONNECTED v9 (TFLite 2.3) instead
+        # of v12 (2.17), and int8 dense kernels of older runtimes read a single scale.
+        # Convolutions stay per channel (hybrid CONV_2D v5: TFLite 2.4; int8 v3: 1.14).
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = True
     if quantization == "float16":
         converter.target_spec.supported_types = [tf.float16]
     if int8:
@@ -390,13 +406,19 @@ def convert(
         converter.inference_input_type = tf.uint8 if source.dtype == "uint8" else tf.float32
         converter.inference_output_type = tf.float32
     try:
-        return bytes(converter.convert())
+        converted = bytes(converter.convert())
     except Exception as exc:  # the converter raises ConverterError, ValueError, RuntimeError
         message = " ".join(str(exc).split())
         raise ExportError(
             f"TFLite conversion of {plan.name!r} failed with builtin ops only"
             f"{' and int8 quantization' if int8 else ''}: {message[:2000]}"
         ) from exc
+    if int8:
+        converted = float_softmax(converted)
+    check_runtime(converted, source.target,
+                  f"{plan.name} -> {source.target}, {source.dtype} input, quantization "
+                  f"{quantization}")
+    return converted
 
 
 def _freeze(concrete: Any) -> Any:

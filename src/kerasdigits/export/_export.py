@@ -378,6 +378,7 @@ def _representative(
     dataset: _LazyDataset,
 ) -> npt.NDArray[np.uint8]:
     from kerasdigits.datasets import Dataset, Split, load_dataset
+    from kerasdigits.training._feeding import ImageError, check_pixels, to_uint8
 
     if data is None:
         images = dataset.get().train.images
@@ -393,9 +394,11 @@ def _representative(
             images = images[..., 0]
         if images.ndim == 2 and images.shape[1] == plan.height * plan.width:
             images = images.reshape(-1, plan.height, plan.width)
-        if np.issubdtype(images.dtype, np.floating) and images.size and images.max() <= 1.0:
-            images = np.clip(np.rint(images * 255.0), 0, 255)
-        images = images.astype(np.uint8) if images.size else images
+    try:  # predict's pixel contract: uint8, other integers in 0..255, or floats in [0, 1]
+        check_pixels(images, "representative_data")
+    except ImageError as exc:
+        raise ExportError(str(exc)) from exc
+    images = to_uint8(images)
     if images.ndim != 3 or len(images) == 0:
         raise ExportError(
             "int8 quantization needs representative images: got "
@@ -569,6 +572,12 @@ def export_tflite(
     - ``"firebase-legacy"``: ``float32 [1, 784]`` pixel / 255, as the 2018 "From Keras to ML
       Kit" article fed ``FirebaseModelInterpreter``.
 
+    ``mlkit`` and ``firebase-legacy`` files load in TensorFlow Lite 2.4.0 or newer (dense
+    weights are quantized per tensor); ``litert`` files may use the converter's newest
+    kernels. :func:`~kerasdigits.export.describe_tflite` shows each operator's version and the
+    file's minimum runtime. Quantized (``int8``) files end in a float softmax, so their
+    probabilities sum to 1 as exactly as a float model's.
+
     The file carries TFLite metadata (``metadata_schema.fbs``): name, description, version,
     author, license; the input's image properties (RGB or GRAYSCALE; flat inputs are feature
     vectors), normalization and value range; and the output's ``labels.txt``
@@ -622,7 +631,9 @@ def export_tflite(
         ExportError: A bad argument (unknown target or quantization, a path not ending in
             ``.tflite``, labels that do not match the number of classes, int8 without
             representative images...), a model the converter cannot turn into builtin ops, or
-            a float export that does not match its Keras model. Nothing is written then.
+            a float export that does not match its Keras model, or a model whose operators
+            would need a newer TensorFlow Lite runtime than the target promises. Nothing is
+            written then.
 
     Example:
         >>> from kerasdigits import train

@@ -13,6 +13,7 @@ import numpy as np
 
 from kerasdigits.export._errors import ExportError
 from kerasdigits.export._metadata import ModelMetadataInfo, TensorMetadataInfo, decode_metadata
+from kerasdigits.export._opversions import TARGET_RUNTIMES, runtime_report
 from kerasdigits.export._pack import (
     METADATA_NAME,
     TensorSummary,
@@ -112,7 +113,10 @@ def _tensor_meta_lines(t: TensorMetadataInfo, meta: ModelMetadataInfo) -> list[s
 def describe_tflite(path: str | os.PathLike[str]) -> str:
     """Describe a ``.tflite`` file: I/O, metadata, labels, operators and size.
 
-    This is the text ``kerasdigits inspect model.tflite`` prints.
+    This is the text ``kerasdigits inspect model.tflite`` prints. Each operator is listed
+    with its version and the first TensorFlow Lite release that has that kernel (``unknown``
+    for a pair not in kerasdigits's table), followed by the file's minimum runtime: the newest
+    of those releases (and the converter's own ``min_runtime_version`` figure when present).
 
     Args:
         path: The ``.tflite`` file.
@@ -140,8 +144,15 @@ def describe_tflite(path: str | os.PathLike[str]) -> str:
     lines += [f"  {_tensor_line(t)}" for t in summary.inputs]
     lines.append("outputs:")
     lines += [f"  {_tensor_line(t)}" for t in summary.outputs]
-    ops = ", ".join(f"{name} x{count}" for name, count in sorted(summary.ops.items()))
+    runtime = runtime_report(data)
+    ops = ", ".join(
+        f"{name} v{version} x{count} ({'needs ' + needs if needs else 'unknown'})"
+        for name, version, count, needs in runtime.ops
+    )
     lines.append(f"operators ({sum(summary.ops.values())}): {ops}")
+    promised = TARGET_RUNTIMES.get(str(record.get("target"))) if record else None
+    lines.append(f"minimum runtime: {runtime.summary}"
+                 + (f"; target {record.get('target')} promises {promised}" if promised else ""))
     builtin = not summary.custom_ops
     lines.append(
         "builtin ops only: " + ("yes" if builtin else "NO: " + ", ".join(summary.custom_ops))

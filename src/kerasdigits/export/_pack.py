@@ -17,7 +17,7 @@ import importlib
 import io
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -32,6 +32,7 @@ __all__ = [
     "METADATA_NAME",
     "ModelSummary",
     "TensorSummary",
+    "float_softmax",
     "model_entries",
     "pack_model",
     "packed_files",
@@ -118,12 +119,6 @@ def pack_model(
     fb = schema()
     obj = fb.ModelT.InitFromObj(fb.Model.GetRootAs(model, 0))
     aligned = _aligned_buffer_type(fb)
-    buffers = []
-    for buffer in obj.buffers or []:
-        copy = aligned()
-        copy.data, copy.offset, copy.size = buffer.data, buffer.offset, buffer.size
-        buffers.append(copy)
-    obj.buffers = buffers
     obj.metadata = list(obj.metadata or [])
     for name, data in (entries or {}).items():
         buffer = aligned()
@@ -138,9 +133,7 @@ def pack_model(
             entry.buffer = len(obj.buffers) - 1
             obj.metadata.append(entry)
     _rename(obj, input_name, output_name)
-    builder = flatbuffers.Builder(len(model) + 1024)
-    builder.Finish(obj.Pack(builder), file_identifier=_TFLITE_IDENTIFIER)
-    out = bytes(builder.Output())
+    out = _finish(obj, len(model))
     if files:
         stream = io.BytesIO()
         stream.write(out)
@@ -152,6 +145,105 @@ def pack_model(
                 archive.writestr(info, content)
         out = stream.getvalue()
     return out
+
+
+def _finish(obj: Any, size_hint: int) -> bytes:
+    """Serialize a ``ModelT``, keeping the 16-byte alignment of every buffer's data."""
+    aligned = _aligned_buffer_type(schema())
+    buffers = []
+    for buffer in obj.buffers or []:
+        copy = aligned()
+        copy.data, copy.offset, copy.size = buffer.data, buffer.offset, buffer.size
+        buffers.append(copy)
+    obj.buffers = buffers
+    builder = flatbuffers.Builder(size_hint + 1024)
+    builder.Finish(obj.Pack(builder), file_identifier=_TFLITE_IDENTIFIER)
+    return bytes(builder.Output())
+
+
+def float_softmax(model: bytes) -> bytes:
+    """Move a quantized model's final softmax to float: exact probabilities that sum to 1.
+
+    A full-integer model ends in ``SOFTMAX`` (int8 in, int8 out, scale 1/256) and a
+    ``DEQUANTIZE`` to the float output, so each probability is rounded to a multiple of 1/256
+    and their sum is off by up to ``num_classes / 512``. This rewires the end of the graph to
+    ``DEQUANTIZE`` (of the int8 logits) followed by a float ``SOFTMAX`` (version 1, same beta)
+    writing the same output tensor. Other graphs are returned unchanged.
+
+    Args:
+        model: A ``.tflite`` FlatBuffer without appended files.
+
+    Returns:
+        The rewired FlatBuffer, or ``model`` itself when its graph does not end in
+        ``SOFTMAX -> DEQUANTIZE`` on a quantized tensor.
+
+    Raises:
+        ExportError: ``model`` is not a TFLite FlatBuffer.
+    """
+    _check_identifier(model)
+    fb = schema()
+    obj = fb.ModelT.InitFromObj(fb.Model.GetRootAs(model, 0))
+    if not obj.subgraphs or len(obj.subgraphs) != 1:
+        return model
+    graph = obj.subgraphs[0]
+    operators = list(graph.operators or [])
+    if graph.outputs is None or len(graph.outputs) != 1:
+        return model
+
+    def code(op: Any) -> int:
+        c = obj.operatorCodes[op.opcodeIndex]
+        return max(int(c.builtinCode), int(c.deprecatedBuiltinCode))
+
+    def indices(values: Any) -> list[int]:  # a numpy array, a list or None
+        return [] if values is None else [int(v) for v in values]
+
+    def producer(tensor: int) -> int | None:
+        found = [i for i, op in enumerate(operators) if tensor in indices(op.outputs)]
+        return found[0] if len(found) == 1 else None
+
+    def readers(tensor: int) -> int:
+        return sum(t == tensor for op in operators for t in indices(op.inputs))
+
+    output = int(graph.outputs[0])
+    last = producer(output)
+    if last is None or code(operators[last]) != fb.BuiltinOperator.DEQUANTIZE:
+        return model
+    probs = int(operators[last].inputs[0])
+    soft = producer(probs)
+    if soft is None or code(operators[soft]) != fb.BuiltinOperator.SOFTMAX or soft > last:
+        return model
+    logits = int(operators[soft].inputs[0])
+    quantized = (fb.TensorType.INT8, fb.TensorType.UINT8)
+    if (graph.tensors[probs].type not in quantized or graph.tensors[logits].type not in quantized
+            or readers(probs) != 1 or output in indices(graph.inputs)):
+        return model
+    dequantize, softmax = operators[last], operators[soft]
+    dequantize.inputs, dequantize.outputs = [logits], [probs]
+    softmax.inputs, softmax.outputs = [probs], [output]
+    # The int8 probabilities tensor becomes the float logits between the two ops.
+    middle = graph.tensors[probs]
+    middle.type = fb.TensorType.FLOAT32
+    middle.quantization = None
+    taken = {_text(t.name) for t in graph.tensors}
+    name = "float_logits"
+    while name in taken:
+        name += "_"
+    middle.name = name
+    operators[soft], operators[last] = dequantize, softmax
+    graph.operators = operators
+    # Float SOFTMAX is version 1; give it its own operator code if another op shares one.
+    shared = sum(op.opcodeIndex == softmax.opcodeIndex for op in operators) > 1
+    float_code = fb.OperatorCodeT()
+    original = obj.operatorCodes[softmax.opcodeIndex]
+    float_code.builtinCode = original.builtinCode
+    float_code.deprecatedBuiltinCode = original.deprecatedBuiltinCode
+    float_code.version = 1
+    if shared:
+        obj.operatorCodes.append(float_code)
+        softmax.opcodeIndex = len(obj.operatorCodes) - 1
+    else:
+        obj.operatorCodes[softmax.opcodeIndex] = float_code
+    return _finish(obj, len(model))
 
 
 def _rename(obj: Any, input_name: str | None, output_name: str | None) -> None:
@@ -225,7 +317,10 @@ class TensorSummary:
 
 @dataclass(frozen=True)
 class ModelSummary:
-    """What a ``.tflite`` FlatBuffer holds: I/O, operators, tensors, buffers."""
+    """What a ``.tflite`` FlatBuffer holds: I/O, operators, tensors, buffers.
+
+    ``ops`` counts the operators by name; ``op_versions`` by ``(name, version)``.
+    """
 
     inputs: tuple[TensorSummary, ...]
     outputs: tuple[TensorSummary, ...]
@@ -233,6 +328,7 @@ class ModelSummary:
     subgraphs: int
     has_variables: bool
     entries: tuple[str, ...]
+    op_versions: dict[tuple[str, int], int] = field(default_factory=dict)
 
     @property
     def custom_ops(self) -> tuple[str, ...]:
@@ -259,21 +355,23 @@ def summarize_model(model: bytes) -> ModelSummary:
     root = schema().Model.GetRootAs(model, 0)
     op_names = _enum_names("BuiltinOperator")
     type_names = _enum_names("TensorType")
-    codes = []
+    codes: list[tuple[str, int]] = []
     for i in range(root.OperatorCodesLength()):
         code = root.OperatorCodes(i)
         number = max(int(code.BuiltinCode()), int(code.DeprecatedBuiltinCode()))
         name = op_names.get(number, f"BUILTIN_{number}")
         if name == "CUSTOM":
             name = f"CUSTOM:{_text(code.CustomCode())}"
-        codes.append(name)
+        codes.append((name, int(code.Version())))
     ops: dict[str, int] = {}
+    op_versions: dict[tuple[str, int], int] = {}
     has_variables = False
     for s in range(root.SubgraphsLength()):
         subgraph = root.Subgraphs(s)
         for o in range(subgraph.OperatorsLength()):
-            name = codes[subgraph.Operators(o).OpcodeIndex()]
+            name, version = codes[subgraph.Operators(o).OpcodeIndex()]
             ops[name] = ops.get(name, 0) + 1
+            op_versions[name, version] = op_versions.get((name, version), 0) + 1
             has_variables = has_variables or name in _VARIABLE_OPS
         for t in range(subgraph.TensorsLength()):
             has_variables = has_variables or type_names.get(
@@ -306,4 +404,5 @@ def summarize_model(model: bytes) -> ModelSummary:
         subgraphs=int(root.SubgraphsLength()),
         has_variables=has_variables,
         entries=tuple(_text(root.Metadata(i).Name()) for i in range(root.MetadataLength())),
+        op_versions=op_versions,
     )

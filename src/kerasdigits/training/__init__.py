@@ -12,7 +12,9 @@ from kerasdigits.training._distribute import (
     is_chief,
     make_strategy,
 )
+from kerasdigits.training._errors import RunInUseError, TrainingError
 from kerasdigits.training._evaluate import Evaluation, evaluate, evaluation_from_probabilities
+from kerasdigits.training._feeding import ImageError
 from kerasdigits.training._io import (
     ModelFileError,
     get_class_names,
@@ -21,12 +23,14 @@ from kerasdigits.training._io import (
     set_class_names,
 )
 from kerasdigits.training._predict import predict
-from kerasdigits.training._train import TrainingError, TrainResult, train
+from kerasdigits.training._train import TrainResult, train
 
 __all__ = [
     "STRATEGIES",
     "Evaluation",
+    "ImageError",
     "ModelFileError",
+    "RunInUseError",
     "TrainResult",
     "TrainingError",
     "WorkerFailureError",

@@ -173,11 +173,6 @@ def save_model(model: Any, path: str | os.PathLike[str], *,
             that failed (nothing is left at ``path`` then).
         ValueError: ``class_names`` do not match the model's outputs.
     """
-    target = Path(path)
-    if target.suffix != ".keras":
-        raise ModelFileError(f"{target}: a model file must end in '.keras'")
-    if target.is_dir():
-        raise ModelFileError(f"{target} is a folder, not a model file")
     info = model_info(model)
     if class_names is not None:
         outputs = _num_outputs(model)
@@ -186,6 +181,26 @@ def save_model(model: Any, path: str | os.PathLike[str], *,
             raise ValueError(f"{len(names)} class names given but model {model.name!r} has "
                              f"{outputs} outputs")
         info = dataclasses.replace(info, class_names=names)
+    return _save(model, Path(path), info.as_dict())
+
+
+def save_checkpoint(model: Any, path: str | os.PathLike[str], *, epoch: int,
+                    history: dict[str, list[float]]) -> Path:
+    """Save a training checkpoint: :func:`save_model` plus its epoch and history so far."""
+    record = {**model_info(model).as_dict(), "checkpoint": _checkpoint_record(epoch, history)}
+    return _save(model, Path(path), record)
+
+
+def _checkpoint_record(epoch: int, history: dict[str, list[float]]) -> dict[str, Any]:
+    return {"epoch": int(epoch), "history": {k: [float(x) for x in v[:epoch]]
+                                             for k, v in history.items()}}
+
+
+def _save(model: Any, target: Path, record: dict[str, Any]) -> Path:
+    if target.suffix != ".keras":
+        raise ModelFileError(f"{target}: a model file must end in '.keras'")
+    if target.is_dir():
+        raise ModelFileError(f"{target} is a folder, not a model file")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -195,7 +210,7 @@ def save_model(model: Any, path: str | os.PathLike[str], *,
     try:
         with _as_keras_layers(model) as fast:
             model.save(keras_tmp, overwrite=True)
-        _rewrite_archive(keras_tmp, final_tmp, info, fast)
+        _rewrite_archive(keras_tmp, final_tmp, {**record, "fast_batch_normalization": fast})
         with contextlib.suppress(OSError):
             os.chmod(final_tmp, 0o644)
         os.replace(final_tmp, target)
@@ -208,17 +223,18 @@ def save_model(model: Any, path: str | os.PathLike[str], *,
     return target
 
 
-def annotate_file(path: str | os.PathLike[str], model: Any) -> None:
-    """Add ``model``'s record to a ``.keras`` file Keras wrote, as :func:`save_model` would.
+def annotate_file(path: str | os.PathLike[str], model: Any, *, epoch: int,
+                  history: dict[str, list[float]]) -> None:
+    """Add ``model``'s record to a checkpoint Keras wrote, as :func:`save_checkpoint` would.
 
     Used on the checkpoints that ``keras.callbacks.ModelCheckpoint`` writes, so that they
-    carry the class names too. The file is replaced atomically.
+    carry the class names, their epoch and history too. The file is replaced atomically.
     """
     target = Path(path)
+    record = {**model_info(model).as_dict(), "checkpoint": _checkpoint_record(epoch, history)}
     final_tmp = _temp_name(target, ".part")
     try:
-        _, fast = read_info(target)
-        _rewrite_archive(str(target), final_tmp, model_info(model), fast)
+        _rewrite_archive(str(target), final_tmp, record)
         with contextlib.suppress(OSError):
             os.chmod(final_tmp, 0o644)
         os.replace(final_tmp, target)
@@ -234,9 +250,8 @@ def _temp_name(target: Path, suffix: str) -> str:
     return name
 
 
-def _rewrite_archive(source: str, dest: str, info: ModelInfo, fast: Sequence[str]) -> None:
-    """Copy the archive ``source`` to ``dest`` with the kerasdigits record added."""
-    record = {**info.as_dict(), "fast_batch_normalization": list(fast)}
+def _rewrite_archive(source: str, dest: str, record: dict[str, Any]) -> None:
+    """Copy the archive ``source`` to ``dest`` with the kerasdigits ``record`` added."""
     with zipfile.ZipFile(source) as src, zipfile.ZipFile(dest, "w") as out:
         for item in src.infolist():
             if item.filename != INFO_MEMBER:
@@ -268,6 +283,31 @@ def _as_keras_layers(model: Any) -> Iterator[list[str]]:
             layer.__class__ = FastBatchNormalization
 
 
+def _read_record(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The parsed ``kerasdigits.json`` of a ``.keras`` archive (``{}`` if it has none)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            try:
+                member = archive.getinfo(INFO_MEMBER)
+            except KeyError:
+                return {}
+            if member.file_size > _INFO_MAX_BYTES:
+                raise ModelFileError(f"{path}: {INFO_MEMBER} is {member.file_size:,} bytes; "
+                                     f"at most {_INFO_MAX_BYTES:,} are read")
+            with archive.open(member) as handle:
+                raw = handle.read(_INFO_MAX_BYTES + 1)
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:
+        raise ModelFileError(f"{path}: cannot load model: not a .keras (zip) archive ({exc})"
+                             ) from exc
+    try:
+        record = json.loads(raw)
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: malformed {INFO_MEMBER}: {exc}") from exc
+    if not isinstance(record, dict):
+        raise ModelFileError(f"{path}: malformed {INFO_MEMBER}: not a JSON object")
+    return record
+
+
 def read_info(path: str | os.PathLike[str]) -> tuple[ModelInfo, list[str]]:
     """Read the kerasdigits record of a ``.keras`` file (an empty one if it has none).
 
@@ -276,26 +316,11 @@ def read_info(path: str | os.PathLike[str]) -> tuple[ModelInfo, list[str]]:
         that were ``FastBatchNormalization``.
 
     Raises:
-        ModelFileError: The record exists but is too large or malformed.
+        ModelFileError: The file is not a zip archive, or its record is too large or
+            malformed.
     """
+    record = _read_record(path)
     try:
-        with zipfile.ZipFile(path) as archive:
-            try:
-                member = archive.getinfo(INFO_MEMBER)
-            except KeyError:
-                return ModelInfo(), []
-            if member.file_size > _INFO_MAX_BYTES:
-                raise ModelFileError(f"{path}: {INFO_MEMBER} is {member.file_size:,} bytes; "
-                                     f"at most {_INFO_MAX_BYTES:,} are read")
-            with archive.open(member) as handle:
-                raw = handle.read(_INFO_MAX_BYTES + 1)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ModelFileError(f"{path}: cannot load model: not a .keras (zip) archive ({exc})"
-                             ) from exc
-    try:
-        record = json.loads(raw)
-        if not isinstance(record, dict):
-            raise ValueError("not a JSON object")
         names = record.get("class_names")
         class_names = None if names is None else check_class_names(names)
         dataset = record.get("dataset")
@@ -309,6 +334,28 @@ def read_info(path: str | os.PathLike[str]) -> tuple[ModelInfo, list[str]]:
     except ValueError as exc:
         raise ModelFileError(f"{path}: malformed {INFO_MEMBER}: {exc}") from exc
     return ModelInfo(class_names, dataset, model), fast
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> tuple[int, dict[str, list[float]]] | None:
+    """Return the epoch count and history a checkpoint file records (``None``: not recorded).
+
+    Raises:
+        ModelFileError: The file is not a ``.keras`` archive or its record is malformed.
+    """
+    entry = _read_record(path).get("checkpoint")
+    if entry is None:
+        return None
+    epoch = entry.get("epoch") if isinstance(entry, dict) else None
+    history = entry.get("history") if isinstance(entry, dict) else None
+    valid = (not isinstance(epoch, bool) and isinstance(epoch, int) and epoch >= 1
+             and isinstance(history, dict)
+             and all(isinstance(v, list) and len(v) <= epoch
+                     and all(isinstance(x, (int, float)) for x in v) for v in history.values()))
+    if not valid:
+        raise ModelFileError(f"{path}: malformed {INFO_MEMBER}: bad checkpoint record")
+    assert isinstance(epoch, int)
+    assert isinstance(history, dict)
+    return epoch, {str(k): [float(x) for x in v] for k, v in history.items()}
 
 
 def register_serializables() -> None:

@@ -14,9 +14,15 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from kerasdigits import _lazy
-from kerasdigits._errors import KerasDigitsError
 from kerasdigits.datasets import Dataset, Split, load_dataset
+from kerasdigits.training._errors import TrainingError
 from kerasdigits.training._feeding import model_input_spec
+from kerasdigits.training._rundir import (
+    check_fresh_start,
+    check_same_model,
+    lock_run,
+    resume_point,
+)
 
 if TYPE_CHECKING:
     from kerasdigits.models import ModelSpec
@@ -26,10 +32,6 @@ __all__ = ["TrainResult", "TrainingError", "train"]
 
 Validation = Literal["auto", "test", "none"] | float | Split | None
 _DEFAULT_VALIDATION_FRACTION = 0.1
-
-
-class TrainingError(KerasDigitsError, ValueError):
-    """Training was asked for something it cannot do (bad arguments, nothing to resume...)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -196,6 +198,7 @@ def train(
     callbacks: str | Sequence[Any] | None = "default",
     checkpoint_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     seed: int | None = None,
     verbose: int | Literal["auto"] = "auto",
     strategy: Any = None,
@@ -223,7 +226,13 @@ def train(
             best-only checkpoints and early stopping), a list of Keras callbacks, or ``None``.
         checkpoint_dir: Folder for checkpoints (default ``checkpoints/<model name>``).
         resume: Continue from the newest checkpoint in ``checkpoint_dir`` (weights, optimizer
-            state and epoch count); starts fresh, saying so, if there is none.
+            state, epoch count and history, as recorded in the checkpoint file); starts
+            fresh, saying so, if there is none. The checkpoint must hold the same model.
+        overwrite: With the ``"default"`` or ``"logs"`` preset, start afresh in a
+            ``checkpoint_dir`` that holds an earlier run (its index, history and
+            ``last.keras`` are removed). Without it (or ``resume``) such a folder is refused,
+            so that nothing of an earlier run is lost by accident. A folder is used by one run
+            at a time: a second run into it fails at once, naming the process that holds it.
         seed: Seed for weights, shuffling and the validation split; the same seed gives the
             same history on the same machine.
         verbose: Keras verbosity: ``"auto"`` (progress bar on a terminal, a line per epoch
@@ -245,14 +254,18 @@ def train(
         A :class:`TrainResult`.
 
     Raises:
-        TrainingError: Bad arguments, or ``resume=True`` with a model that is not a name.
+        TrainingError: Bad arguments, a dataset split too small to train or validate on, a
+            callback monitoring a quantity that is not logged, a checkpoint folder holding an
+            earlier run (without ``resume`` or ``overwrite``) or in use by another run, or a
+            checkpoint of another model to resume from.
         WorkerFailureError: Under several workers, a worker died or stopped responding.
     """
 
     def body(run: DistributedRun | None) -> TrainResult:
         return _train(model_or_name, dataset, epochs=epochs, batch_size=batch_size,
                       validation=validation, callbacks=callbacks, checkpoint_dir=checkpoint_dir,
-                      resume=resume, seed=seed, verbose=verbose, run=run, **build_kwargs)
+                      resume=resume, overwrite=overwrite, seed=seed, verbose=verbose, run=run,
+                      **build_kwargs)
 
     if strategy is None:
         return body(None)
@@ -273,36 +286,96 @@ def _train(
     callbacks: str | Sequence[Any] | None,
     checkpoint_dir: str | os.PathLike[str] | None,
     resume: bool,
+    overwrite: bool,
     seed: int | None,
     verbose: int | Literal["auto"],
     run: DistributedRun | None,
     **build_kwargs: Any,
 ) -> TrainResult:
-    keras = _lazy.keras()
-    if isinstance(dataset, str):
-        dataset = load_dataset(dataset)
-    if not isinstance(dataset, Dataset):
-        raise TrainingError(f"dataset must be a Dataset or a name, got {type(dataset).__name__}")
+    dataset = _as_dataset(dataset)
     if seed is not None:
-        keras.utils.set_random_seed(int(seed))
+        _lazy.keras().utils.set_random_seed(int(seed))
     model, spec = _resolve_model(model_or_name, dataset.num_classes, **build_kwargs)
     if run is not None and not isinstance(model_or_name, str):
         run.check_model(model)
     recipe = spec.recipe if spec is not None else None
-    epochs = int(epochs if epochs is not None else (recipe.epochs if recipe else 10))
-    batch_size = int(batch_size if batch_size is not None else
-                     (recipe.batch_size if recipe else 128))
-    if epochs < 1 or batch_size < 1:
-        raise TrainingError(f"epochs and batch_size must be positive, got {epochs}, {batch_size}")
+    epochs, batch_size = _epochs_and_batch_size(epochs, batch_size, recipe)
     if run is not None:
         run.per_replica_batch_size(batch_size)
     fraction = (recipe.validation_size if recipe and recipe.validation_size
                 else _DEFAULT_VALIDATION_FRACTION)
     dataset, val_split, val_note = _pick_validation(dataset, validation, fraction,
                                                     seed if seed is not None else 0)
-    steps = -(-len(dataset.train) // batch_size)
+    _check_split_sizes(dataset, val_split, val_note)
+    _compile(model, spec, model_or_name, steps=-(-len(dataset.train) // batch_size))
+    directory = (Path(checkpoint_dir) if checkpoint_dir is not None
+                 else Path("checkpoints") / model.name)
+    # Under a strategy only the chief writes into `directory`; the others write elsewhere.
+    write_dir = run.write_dir(directory) if run is not None else directory
+    manages_folder = isinstance(callbacks, str) and callbacks in ("default", "logs")
+    with lock_run(write_dir) if manages_folder else contextlib.nullcontext():
+        model, initial_epoch, previous = _starting_point(
+            model, model_or_name, directory, write_dir, epochs, resume=resume,
+            overwrite=overwrite, manages_folder=manages_folder, run=run)
+        _record_classes(model, dataset, model_or_name)
+        backup = None
+        if run is not None:
+            initial_epoch, previous, backup = run.backup(
+                directory, write_dir, callbacks, resume=resume, initial_epoch=initial_epoch,
+                previous=previous, epochs=epochs)
+        patience = recipe.early_stopping_patience if recipe else None
+        metrics = _compiled_metrics(model)
+        cbs = _callbacks(callbacks, write_dir, val_split is not None, patience, metrics,
+                         previous)
+        _check_monitors(cbs, metrics, val_split is not None)
+        if run is not None and not isinstance(callbacks, str):
+            run.redirect(cbs, write_dir)
+        if backup is not None:
+            cbs.append(backup)
+        history, wall = _fit(model, dataset.train, val_split, batch_size, epochs, initial_epoch,
+                             cbs, seed=seed, verbose=verbose, run=run)
+    new = {k: [float(v) for v in values] for k, values in history.history.items()}
+    merged = {k: previous.get(k, []) + new.get(k, []) for k in new}
+    directory, paths = _written_checkpoints(cbs, directory, write_dir, run)
+    return TrainResult(model=model, history=merged, best_epoch=best_epoch(merged), wall_time=wall,
+                       epochs_run=len(new.get("loss", [])), initial_epoch=initial_epoch,
+                       checkpoint_dir=directory if paths else None, checkpoint_paths=paths,
+                       validation=val_note, class_names=dataset.class_names)
 
+
+def _as_dataset(dataset: Dataset | str) -> Dataset:
+    if isinstance(dataset, str):
+        dataset = load_dataset(dataset)
+    if not isinstance(dataset, Dataset):
+        raise TrainingError(f"dataset must be a Dataset or a name, got {type(dataset).__name__}")
+    return dataset
+
+
+def _epochs_and_batch_size(epochs: int | None, batch_size: int | None, recipe: Any
+                           ) -> tuple[int, int]:
+    epochs = epochs if epochs is not None else (recipe.epochs if recipe else 10)
+    batch_size = batch_size if batch_size is not None else (recipe.batch_size if recipe else 128)
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise TrainingError(f"{name} must be a positive int, got {value!r}")
+    return epochs, batch_size
+
+
+def _check_split_sizes(dataset: Dataset, val_split: Split | None, val_note: str) -> None:
+    """Fail before training on splits too small to train or validate on."""
+    if len(dataset.train) == 0:
+        raise TrainingError(f"the train split of {dataset.name!r} is empty: nothing to train on")
+    if val_split is not None and len(val_split) == 0:
+        raise TrainingError(
+            f"the validation split ({val_note}) of {dataset.name!r} is empty: with only "
+            f"{len(dataset.train)} training images, pass validation='none' or a larger dataset"
+        )
+
+
+def _compile(model: Any, spec: ModelSpec | None, model_or_name: Any, *, steps: int) -> None:
+    """Compile a zoo model with its recipe's schedule; a bare Keras model with Adam."""
     if spec is not None and isinstance(model_or_name, str):
+        recipe = spec.recipe
         base = spec.compile_settings.learning_rate or 0.001
         lr = recipe.learning_rate_schedule(steps, base) if recipe else None
         model.compile(**spec.compile_settings.compile_kwargs(lr))
@@ -310,53 +383,58 @@ def _train(
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
 
-    directory = (Path(checkpoint_dir) if checkpoint_dir is not None
-                 else Path("checkpoints") / model.name)
-    # Under a strategy only the chief writes into `directory`; the others write elsewhere.
-    write_dir = run.write_dir(directory) if run is not None else directory
-    initial_epoch = 0
-    previous: dict[str, list[float]] = {}
-    if resume:
-        from kerasdigits.callbacks import latest_checkpoint, read_history
-        from kerasdigits.training._io import load_model
 
-        found = latest_checkpoint(directory)
-        if run is not None:
-            run.agree(found[1] if found else 0, "the checkpoint to resume from")
-        if found is None:
-            print(f"resume: no checkpoint in {directory}; starting from epoch 1", file=sys.stderr)
-        else:
-            path, initial_epoch = found
-            print(f"resume: continuing from {path} (epoch {initial_epoch} of {epochs})",
-                  file=sys.stderr)
-            model = load_model(path, compile=True)
-            previous = {k: v[:initial_epoch] for k, v in read_history(directory).items()}
-            if initial_epoch >= epochs:
-                raise TrainingError(
-                    f"resume: {path} has already trained {initial_epoch} epochs; ask for more "
-                    f"than {initial_epoch} epochs"
-                )
+def _starting_point(model: Any, model_or_name: Any, directory: Path, write_dir: Path,
+                    epochs: int, *, resume: bool, overwrite: bool, manages_folder: bool,
+                    run: DistributedRun | None) -> tuple[Any, int, dict[str, list[float]]]:
+    """Return ``(model, initial_epoch, history so far)``: resumed, or a fresh start."""
+    if not resume:
+        if manages_folder:
+            check_fresh_start(write_dir, overwrite=overwrite)
+        return model, 0, {}
+    if overwrite:
+        raise TrainingError("resume=True continues the earlier run and overwrite=True "
+                            "replaces it: pass one of them")
+    from kerasdigits.training._io import load_model
 
-    _record_classes(model, dataset, model_or_name)
-    backup = None
+    point = resume_point(directory)
     if run is not None:
-        initial_epoch, previous, backup = run.backup(directory, write_dir, callbacks,
-                                                     resume=resume, initial_epoch=initial_epoch,
-                                                     previous=previous, epochs=epochs)
+        run.agree(point.epoch if point else 0, "the checkpoint to resume from")
+    if point is None:
+        print(f"resume: no checkpoint in {directory}; starting from epoch 1", file=sys.stderr)
+        return model, 0, {}
+    if point.epoch >= epochs:
+        raise TrainingError(f"resume: {point.path} has already trained {point.epoch} epochs; "
+                            f"ask for more than {point.epoch} epochs")
+    loaded = load_model(point.path, compile=True)
+    check_same_model(point.path, loaded, model_or_name)
+    print(f"resume: continuing from {point.path} (epoch {point.epoch} of {epochs})",
+          file=sys.stderr)
+    return loaded, point.epoch, point.history
 
-    if not resume and isinstance(callbacks, str) and callbacks in ("default", "logs"):
-        from kerasdigits.callbacks import forget_checkpoints
 
-        forget_checkpoints(write_dir)
-    patience = recipe.early_stopping_patience if recipe else None
-    cbs = _callbacks(callbacks, write_dir, val_split is not None, patience,
-                     _compiled_metrics(model), previous)
-    if run is not None and not isinstance(callbacks, str):
-        run.redirect(cbs, write_dir)
-    if backup is not None:
-        cbs.append(backup)
+def _check_monitors(cbs: Sequence[Any], metrics: Sequence[str], has_validation: bool) -> None:
+    """Check each callback's ``monitor`` against what training logs, before training."""
+    from kerasdigits._suggest import did_you_mean
+
+    logged = {"loss", *metrics, "learning_rate"}
+    if has_validation:
+        logged |= {f"val_{m}" for m in ("loss", *metrics)}
+    for cb in cbs:
+        monitor = getattr(cb, "monitor", None)
+        if isinstance(monitor, str) and monitor not in logged:
+            raise TrainingError(
+                f"{type(cb).__name__} monitors {monitor!r}, which training does not log."
+                f"{did_you_mean(monitor, logged)} Logged: {', '.join(sorted(logged))}."
+            )
+
+
+def _fit(model: Any, train: Split, val_split: Split | None, batch_size: int, epochs: int,
+         initial_epoch: int, cbs: list[Any], *, seed: int | None,
+         verbose: int | Literal["auto"], run: DistributedRun | None) -> tuple[Any, float]:
+    """Build the pipelines and run ``model.fit``; return Keras's history and the wall time."""
     shuffle_seed = run.shuffle_seed(seed) if run is not None else seed
-    train_data = _pipeline(dataset.train, model, batch_size, shuffle=True, seed=shuffle_seed)
+    train_data = _pipeline(train, model, batch_size, shuffle=True, seed=shuffle_seed)
     val_data = (_pipeline(val_split, model, max(batch_size, 256), shuffle=False, seed=None)
                 if val_split is not None else None)
     if run is not None:
@@ -369,24 +447,31 @@ def _train(
     with fitting:
         history = model.fit(train_data, validation_data=val_data, epochs=epochs, shuffle=False,
                             initial_epoch=initial_epoch, callbacks=cbs, verbose=verbose)
-    wall = time.perf_counter() - start
+    return history, time.perf_counter() - start
 
-    new = {k: [float(v) for v in values] for k, values in history.history.items()}
-    merged = {k: previous.get(k, []) + new.get(k, []) for k in new}
-    key = "val_loss" if "val_loss" in merged else "loss"
-    best_epoch = int(np.argmin(merged[key])) + 1 if merged.get(key) else 0
+
+def best_epoch(history: dict[str, list[float]]) -> int:
+    """The 1-based epoch of the lowest validation loss (training loss without validation).
+
+    NaN values (a diverged epoch) are never the best; ``0`` when there is no finite value.
+    """
+    key = "val_loss" if "val_loss" in history else "loss"
+    values = np.asarray(history.get(key) or [], dtype=float)
+    if not np.isfinite(values).any():
+        return 0
+    return int(np.nanargmin(np.where(np.isfinite(values), values, np.nan))) + 1
+
+
+def _written_checkpoints(cbs: Sequence[Any], directory: Path, write_dir: Path,
+                         run: DistributedRun | None) -> tuple[Path, tuple[Path, ...]]:
+    """The checkpoint folder to report and the checkpoint files written, oldest first."""
     # Every folder a kerasdigits checkpoint callback wrote into (presets or an explicit list).
     folders = list(dict.fromkeys(Path(cb.directory) for cb in cbs if hasattr(cb, "directory")))
     if run is not None and write_dir != directory:  # a non-chief worker: report the chief's
         folders = [directory if f == write_dir else f for f in folders
                    if f == write_dir or write_dir not in f.parents]
     paths = tuple(p for folder in folders for p in _checkpoint_files(folder))
-    if folders:
-        directory = folders[0]
-    return TrainResult(model=model, history=merged, best_epoch=best_epoch, wall_time=wall,
-                       epochs_run=len(new.get("loss", [])), initial_epoch=initial_epoch,
-                       checkpoint_dir=directory if paths else None, checkpoint_paths=paths,
-                       validation=val_note, class_names=dataset.class_names)
+    return (folders[0] if folders else directory), paths
 
 
 def _record_classes(model: Any, dataset: Dataset, model_or_name: Any) -> None:
@@ -404,13 +489,11 @@ def _record_classes(model: Any, dataset: Dataset, model_or_name: Any) -> None:
 
 
 def _checkpoint_files(directory: Path) -> tuple[Path, ...]:
-    import json
-
-    from kerasdigits.callbacks import CHECKPOINT_INDEX
+    from kerasdigits.callbacks import CallbackError, read_index
 
     try:
-        entries = json.loads((directory / CHECKPOINT_INDEX).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        entries = read_index(directory)
+    except CallbackError:
         return ()
     files = [directory / e["path"] for e in sorted(entries, key=lambda e: e["epoch"])]
     return tuple(p for p in files if p.is_file())

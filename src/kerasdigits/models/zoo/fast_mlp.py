@@ -23,7 +23,7 @@ __all__ = ["fast_mlp"]
 @register_model(
     "fast_mlp",
     input_kind="image",
-    tags=("mlp", "ours", "batchnorm"),
+    tags=("mlp", "ours", "fast", "batchnorm"),
     description="ours, for speed: 2x2 average pooling, 2 x Dense 256-BN-relu, softmax",
     compile_settings=CompileSettings(learning_rate=0.003, steps_per_execution=BATCHES_PER_CALL),
     recipe=Recipe(
