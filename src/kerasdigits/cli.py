@@ -108,8 +108,8 @@ def _cmd_train(args: argparse.Namespace, out: TextIO) -> int:
     if args.resume and args.overwrite:
         raise _UsageError("--resume continues the earlier run and --overwrite replaces it: "
                           "pass one of them")
+    export_path = _export_path(args.export, Path(args.out)) if args.export else None
     out_dir = _out_folder(Path(args.out), resume=args.resume, overwrite=args.overwrite)
-    export_path = _export_path(args.export, out_dir) if args.export else None
     strategy: Any = args.strategy
     if args.collective_timeout is not None:
         if args.strategy != "multi_worker":
