@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from kerasdigits.datasets import Dataset, Split
 from kerasdigits.training import (
     Evaluation,
     ModelFileError,
+    PixelError,
     TrainingError,
     evaluation_from_probabilities,
     load_model,
@@ -25,6 +27,19 @@ def small() -> Dataset:
     ds = load_dataset("mnist_sample")
     return dataclasses.replace(ds, train=ds.train.take(slice(0, 1500)),
                                test=ds.test.take(slice(0, 400)))
+
+
+@pytest.fixture(scope="module")
+def layouts() -> dict[str, object]:
+    """Untrained models taking each input layout the zoo has."""
+    return {
+        "uint8 (28, 28)": build("mlp256", preprocessing="unit"),
+        "float32 (784,)": build("mlp256"),
+        "float32 (28, 28, 1)": build("convnet"),
+    }
+
+
+LAYOUTS = ("uint8 (28, 28)", "float32 (784,)", "float32 (28, 28, 1)")
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +120,17 @@ def test_evaluate_rejects_other_data(trained) -> None:  # type: ignore[no-untype
         evaluate(trained.model, np.zeros((2, 28, 28)))  # type: ignore[arg-type]
 
 
+def test_evaluate_on_an_empty_split_says_so(layouts: dict[str, object], small: Dataset) -> None:
+    model = layouts["uint8 (28, 28)"]
+    empty = small.test.take(slice(0, 0))
+    with pytest.raises(ValueError, match=r"^cannot evaluate: the split is empty \(0 images\)$"):
+        evaluate(model, empty)
+    no_test = dataclasses.replace(small, test=empty)
+    with pytest.raises(ValueError, match=r"^cannot evaluate: the test split of the dataset "
+                       r"'mnist_sample' is empty \(0 images\)$"):
+        evaluate(model, no_test)
+
+
 # ----------------------------------------------------------------------------- predict
 
 
@@ -143,6 +169,101 @@ def test_predict_rejects_bad_shapes_and_dtypes(trained) -> None:  # type: ignore
         predict(trained.model, np.zeros((2, 27, 27), np.uint8))
     with pytest.raises(ValueError, match="uint8 or float"):
         predict(trained.model, np.zeros((28, 28), bool))
+
+
+def _with_one_pixel(dtype: type, value: object) -> np.ndarray:
+    """A batch of three valid images of ``dtype`` whose last one has one pixel ``value``."""
+    images = np.full((3, 28, 28), 1 if np.issubdtype(dtype, np.floating) else 200, dtype)
+    images[2, 5, 7] = value
+    return images
+
+
+BAD_PIXELS = [
+    pytest.param(_with_one_pixel(np.float32, np.nan), r"float pixels must be finite, got NaN",
+                 id="float-nan"),
+    pytest.param(_with_one_pixel(np.float64, np.inf), r"float pixels must be finite, got inf",
+                 id="float-inf"),
+    pytest.param(_with_one_pixel(np.float32, -np.inf), r"float pixels must be finite, got -inf",
+                 id="float-minus-inf"),
+    pytest.param(np.full((3, 28, 28), 255.0, np.float32),
+                 r"float pixels must be in \[0, 1\]; divide by 255 or pass uint8 \(got values "
+                 r"up to 255\)", id="float-0-to-255"),
+    pytest.param(_with_one_pixel(np.float64, 1.5), r"float pixels must be in \[0, 1\]; divide "
+                 r"by 255 or pass uint8", id="float-above-1"),
+    pytest.param(_with_one_pixel(np.float32, -0.25),
+                 r"float pixels must be in \[0, 1\], got values down to -0.25",
+                 id="float-negative"),
+    pytest.param(_with_one_pixel(np.int64, 256),
+                 r"integer pixels must be in 0\.\.255, got values from 200 to 256 \(int64\)",
+                 id="int64-256"),
+    pytest.param(_with_one_pixel(np.int16, -1),
+                 r"integer pixels must be in 0\.\.255, got values from -1 to 200 \(int16\)",
+                 id="int16-negative"),
+    pytest.param(_with_one_pixel(np.uint16, 300), r"integer pixels must be in 0\.\.255",
+                 id="uint16-300"),
+    pytest.param(np.zeros((28, 28), bool), r"must be uint8 or float pixels, got dtype bool",
+                 id="bool"),
+    pytest.param(np.full((28, 28), "a"), r"must be uint8 or float pixels, got dtype <U1",
+                 id="str"),
+    pytest.param(np.zeros((28, 28), np.complex64),
+                 r"must be uint8 or float pixels, got dtype complex64", id="complex"),
+]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize(("images", "message"), BAD_PIXELS)
+def test_predict_rejects_pixels_outside_their_dtypes_range(
+        layouts: dict[str, object], layout: str, images: np.ndarray, message: str) -> None:
+    with pytest.raises(PixelError, match=rf"^images: .*{message}"):
+        predict(layouts[layout], images)
+    assert issubclass(PixelError, ValueError)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_predict_accepts_every_documented_dtype_and_range(layouts: dict[str, object],
+                                                          layout: str) -> None:
+    model = layouts[layout]
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(4, 28, 28)).astype(np.uint8)
+    pixels[0, 0, :2] = (0, 255)
+    _, expected = predict(model, pixels)
+    for same in (pixels.astype(np.int64), pixels.astype(np.uint16), pixels.astype(np.int16),
+                 pixels.astype(np.float32) / 255, pixels / 255.0, (pixels / 255.0).tolist(),
+                 pixels.tolist()):
+        _, probs = predict(model, same)
+        assert probs == pytest.approx(expected, abs=1e-5)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("shape", [(0, 28, 28), (0, 28, 28, 1), (0, 784)])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_predict_on_an_empty_batch_returns_empty_results(
+        layouts: dict[str, object], layout: str, shape: tuple[int, ...], dtype: type) -> None:
+    labels, probs = predict(layouts[layout], np.zeros(shape, dtype))
+    assert labels.shape == (0,) and labels.dtype == np.int64
+    assert probs.shape == (0, 10) and probs.dtype == np.float32
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("shape", [(28, 28), (28, 28, 1), (784,), (3, 28, 28), (3, 28, 28, 1),
+                                   (3, 784), (1, 784), (1, 28, 28)])
+def test_predict_accepts_one_image_or_a_batch_in_any_layout(
+        layouts: dict[str, object], layout: str, shape: tuple[int, ...]) -> None:
+    labels, probs = predict(layouts[layout], np.zeros(shape, np.uint8))
+    batch = () if shape in {(28, 28), (28, 28, 1), (784,)} else (shape[0],)
+    assert labels.shape == batch and probs.shape == (*batch, 10)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("shape", [(2, 14, 56), (2, 56, 14), (2, 392, 2), (2, 1, 28, 28),
+                                   (2, 28, 28, 1, 1), (2, 784, 1), (1, 1, 784), (14, 56),
+                                   (28, 28, 2), (27, 27), (2, 27, 27)])
+def test_predict_rejects_shapes_that_only_have_the_right_size(
+        layouts: dict[str, object], layout: str, shape: tuple[int, ...]) -> None:
+    message = (rf"^images of shape {re.escape(str(shape))} do not fit the model's input: pass "
+               r"one image \(28, 28\), \(28, 28, 1\) or \(784,\), or a batch of them")
+    with pytest.raises(PixelError, match=message):
+        predict(layouts[layout], np.zeros(shape, np.uint8))
 
 
 def test_load_model_errors(tmp_path: Path) -> None:

@@ -378,7 +378,7 @@ def _representative(
     dataset: _LazyDataset,
 ) -> npt.NDArray[np.uint8]:
     from kerasdigits.datasets import Dataset, Split, load_dataset
-    from kerasdigits.training._feeding import ImageError, check_pixels, to_uint8
+    from kerasdigits.training._feeding import PixelError, check_pixels, to_uint8
 
     if data is None:
         images = dataset.get().train.images
@@ -396,7 +396,7 @@ def _representative(
             images = images.reshape(-1, plan.height, plan.width)
     try:  # predict's pixel contract: uint8, other integers in 0..255, or floats in [0, 1]
         check_pixels(images, "representative_data")
-    except ImageError as exc:
+    except PixelError as exc:
         raise ExportError(str(exc)) from exc
     images = to_uint8(images)
     if images.ndim != 3 or len(images) == 0:

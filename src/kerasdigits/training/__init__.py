@@ -14,7 +14,7 @@ from kerasdigits.training._distribute import (
 )
 from kerasdigits.training._errors import RunInUseError, TrainingError
 from kerasdigits.training._evaluate import Evaluation, evaluate, evaluation_from_probabilities
-from kerasdigits.training._feeding import ImageError
+from kerasdigits.training._feeding import PixelError
 from kerasdigits.training._io import (
     ModelFileError,
     get_class_names,
@@ -28,8 +28,8 @@ from kerasdigits.training._train import TrainResult, train
 __all__ = [
     "STRATEGIES",
     "Evaluation",
-    "ImageError",
     "ModelFileError",
+    "PixelError",
     "RunInUseError",
     "TrainResult",
     "TrainingError",

@@ -133,8 +133,9 @@ def evaluate(model: Any, data: Dataset | Split | str, *,
         The :class:`Evaluation`; ``print()`` it for a readable table.
 
     Raises:
-        ValueError: The model was trained with other classes than the dataset's (a
-            Fashion-MNIST model evaluated on MNIST digits, say).
+        ValueError: The split is empty, or the model was trained with other classes than the
+            dataset's (a Fashion-MNIST model evaluated on MNIST digits, say).
+        PixelError: The split's images are not valid pixels (see :func:`predict`).
     """
     from kerasdigits.training._io import get_class_names
 
@@ -159,6 +160,10 @@ def evaluate(model: Any, data: Dataset | Split | str, *,
         raise TypeError(
             f"evaluate() takes a Dataset, a dataset name or a Split, got {type(data).__name__}"
         )
+    if len(split) == 0:
+        where = (f"the test split of the dataset {data.name!r}" if isinstance(data, Dataset)
+                 else "the split")
+        raise ValueError(f"cannot evaluate: {where} is empty (0 images)")
     batch, _ = prepare_images(model, split.images)
     probs = predict_proba(model, batch)
     return evaluation_from_probabilities(probs, split.labels, names)

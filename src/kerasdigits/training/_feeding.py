@@ -2,8 +2,8 @@
 
 A kerasdigits model either takes raw ``uint8`` pixels (it was built with in-model
 preprocessing) or, like the tutorials' models, ``float32`` pixels in [0, 1] shaped ``(784,)`` or
-``(28, 28, 1)``. :func:`prepare_images` converts MNIST-style images (``uint8`` 0..255, or float
-already in [0, 1]) to whichever the model declares.
+``(28, 28, 1)``. :func:`prepare_images` checks MNIST-style images against the pixel contract
+(:func:`check_pixels`) and converts them to whichever the model declares.
 """
 
 from __future__ import annotations
@@ -13,7 +13,76 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["model_input_spec", "prepare_images"]
+from kerasdigits._errors import KerasDigitsError
+
+__all__ = ["PixelError", "check_pixels", "model_input_spec", "prepare_images", "to_uint8"]
+
+
+class PixelError(KerasDigitsError, ValueError):
+    """Images given to a model have the wrong dtype, shape or pixel values.
+
+    The message starts with the argument's name and says what is wrong: a dtype that is not
+    pixels (``bool``, strings, complex numbers), integer pixels outside 0..255, float pixels
+    that are not finite or outside [0, 1], or a shape that is neither one image nor a batch.
+    """
+
+
+def check_pixels(images: np.ndarray, name: str = "images") -> None:
+    """Check that ``images`` hold valid pixel values for their dtype.
+
+    The contract: ``uint8`` pixels are 0..255 (always valid); integer arrays of other dtypes
+    are accepted if every value is in 0..255; float pixels must be finite and in [0, 1].
+    Anything else (``bool``, strings, complex numbers, objects) is not pixels. One min/max
+    pass over the array; a ``uint8`` array is not scanned at all.
+
+    Args:
+        images: The array to check, any shape (an empty array passes).
+        name: The argument's name, used to start the error message.
+
+    Raises:
+        PixelError: The dtype is not pixels or a value is outside the dtype's range.
+    """
+    dtype = images.dtype
+    kind = dtype.kind
+    if kind == "u" and dtype.itemsize == 1:
+        return
+    if kind not in "uif":
+        raise PixelError(f"{name}: must be uint8 or float pixels, got dtype {dtype}")
+    if images.size == 0:
+        return
+    low, high = images.min(), images.max()
+    if kind == "f":
+        if low >= 0 and high <= 1:
+            return
+        if np.isnan(low) or np.isnan(high):
+            raise PixelError(f"{name}: float pixels must be finite, got NaN")
+        if np.isinf(high) or np.isinf(low):
+            raise PixelError(
+                f"{name}: float pixels must be finite, got {'inf' if np.isinf(high) else '-inf'}"
+            )
+        if high > 1:
+            raise PixelError(
+                f"{name}: float pixels must be in [0, 1]; divide by 255 or pass uint8 "
+                f"(got values up to {float(high):g})"
+            )
+        raise PixelError(
+            f"{name}: float pixels must be in [0, 1], got values down to {float(low):g}"
+        )
+    if low < 0 or high > 255:
+        raise PixelError(
+            f"{name}: integer pixels must be in 0..255, got values from {int(low)} to "
+            f"{int(high)} ({dtype})"
+        )
+
+
+def to_uint8(images: np.ndarray) -> npt.NDArray[np.uint8]:
+    """Return pixels that passed :func:`check_pixels` as ``uint8`` 0..255.
+
+    Integers are cast as they are; floats in [0, 1] are scaled by 255 and rounded.
+    """
+    if images.dtype.kind == "f":
+        images = np.rint(images * 255.0)
+    return images.astype(np.uint8, copy=False)
 
 
 def model_input_spec(model: Any) -> tuple[tuple[int, ...], str]:
@@ -30,47 +99,62 @@ def model_input_spec(model: Any) -> tuple[tuple[int, ...], str]:
     return shape, str(dtype)
 
 
-def prepare_images(model: Any, images: npt.ArrayLike) -> tuple[np.ndarray, bool]:
-    """Convert ``images`` to the model's input shape and dtype.
+def prepare_images(
+    model: Any, images: npt.ArrayLike, name: str = "images"
+) -> tuple[np.ndarray, bool]:
+    """Check ``images`` and convert them to the model's input shape and dtype.
+
+    Whatever the model's own input layout (``(H*W,)``, ``(H, W)`` or ``(H, W, 1)``), one image
+    is accepted as ``(H, W)``, ``(H, W, 1)`` or ``(H*W,)`` and a batch as ``(N, H, W)``,
+    ``(N, H, W, 1)`` or ``(N, H*W)``; ``N`` may be 0. Other shapes with the same number of
+    pixels (``(2, 14, 56)``) are errors, not reshaped. Pixel values follow
+    :func:`check_pixels`.
 
     Args:
         model: A Keras model with one image input.
-        images: One image ``(H, W)`` / ``(H, W, 1)`` / ``(H*W,)`` or a batch of them; ``uint8``
-            (0..255) or float (already scaled to [0, 1]).
+        images: One image or a batch of them: ``uint8`` (0..255), another integer dtype with
+            values in 0..255, or float already scaled to [0, 1].
+        name: The argument's name, used in error messages.
 
     Returns:
         The batch to feed and whether the input was a single image.
 
     Raises:
-        ValueError: The images cannot be reshaped to the model's input.
+        PixelError: The images are not pixels (:func:`check_pixels`) or their shape is not one
+            image or a batch of them.
+        ValueError: The model does not have exactly one defined input.
     """
     arr = np.asarray(images)
     shape, dtype = model_input_spec(model)
-    if arr.dtype == np.bool_ or not (
-        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
-    ):
-        raise ValueError(f"images must be uint8 or float pixels, got dtype {arr.dtype}")
     size = int(np.prod(shape))
     if len(shape) >= 2:
         height, width = shape[0], shape[1]
     else:
         side = round(size**0.5)
         height, width = (side, side) if side * side == size else (1, size)
-    single = arr.shape in {(size,), (height, width), (height, width, 1)}
+    channels = size // (height * width)
+
+    def fits(example: tuple[int, ...]) -> bool:
+        return example == (size,) or example == (height, width, channels) or (
+            channels == 1 and example == (height, width))
+
+    single = fits(arr.shape)
     if single:
         arr = arr.reshape((1, *shape))
-    elif arr.ndim >= 2 and int(np.prod(arr.shape[1:])) == size:
+    elif arr.ndim >= 2 and fits(arr.shape[1:]):
         arr = arr.reshape((arr.shape[0], *shape))
     else:
-        raise ValueError(
-            f"images of shape {arr.shape} do not fit the model's input {shape}: pass one image "
-            f"({height}, {width}) or a batch (N, {height}, {width})"
+        one = [f"({height}, {width})", f"({height}, {width}, {channels})", f"({size},)"]
+        if channels != 1:
+            one = one[1:]
+        raise PixelError(
+            f"{name} of shape {arr.shape} do not fit the model's input: pass one image "
+            f"{', '.join(one[:-1])} or {one[-1]}, or a batch of them such as "
+            f"(N, {one[0][1:]}"
         )
-    raw = np.issubdtype(arr.dtype, np.integer)
+    check_pixels(arr, name)
     if dtype == "uint8":
-        if not raw:
-            arr = np.clip(np.rint(arr * 255.0), 0, 255)
-        return arr.astype(np.uint8, copy=False), single
-    if raw:
+        return to_uint8(arr), single
+    if arr.dtype.kind != "f":
         return (arr.astype(np.float32) * np.float32(1.0 / 255.0)), single
     return arr.astype(np.float32, copy=False), single

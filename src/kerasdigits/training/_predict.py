@@ -45,9 +45,12 @@ def _load_if_path(model: Any) -> Any:
 def predict_proba(model: Any, batch: np.ndarray) -> npt.NDArray[np.float32]:
     """Return the model's class probabilities for an already prepared ``batch``."""
     fn = _compiled(model)
+    if len(batch) == 0:
+        # Some ops (convolutions) reject a batch of 0: one blank image gives (0, num_classes).
+        blank = np.asarray(fn(np.zeros((1, *batch.shape[1:]), batch.dtype)))
+        return blank[:0].astype(np.float32, copy=False)
     outputs = [np.asarray(fn(batch[i : i + _CHUNK])) for i in range(0, len(batch), _CHUNK)]
-    probs = np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)
-    return probs.astype(np.float32, copy=False)
+    return np.concatenate(outputs).astype(np.float32, copy=False)
 
 
 def predict(
@@ -57,13 +60,22 @@ def predict(
 
     Args:
         model: A Keras model (or the path of a saved ``.keras`` file).
-        images: ``uint8`` pixels 0..255 or float pixels in [0, 1]; one image ``(28, 28)``,
-            ``(28, 28, 1)`` or ``(784,)``, or a batch ``(N, 28, 28)`` etc. They are converted to
-            whatever the model takes (raw ``uint8`` for models with in-model preprocessing).
+        images: ``uint8`` pixels 0..255 or float pixels in [0, 1] (integer arrays of other
+            dtypes are accepted if all values are in 0..255; floats must be finite); one image
+            ``(28, 28)``, ``(28, 28, 1)`` or ``(784,)``, or a batch ``(N, 28, 28)``,
+            ``(N, 28, 28, 1)`` or ``(N, 784)`` (generally the model's height and width),
+            whatever the model's own input layout. They are converted to whatever the model
+            takes (raw ``uint8`` for models with in-model preprocessing).
 
     Returns:
-        ``(labels, probabilities)``: for a batch, shapes ``(N,)`` and ``(N, num_classes)``; for
-        a single image, a 0-d label array (use ``int(labels)``) and ``(num_classes,)``.
+        ``(labels, probabilities)``: for a batch, shapes ``(N,)`` and ``(N, num_classes)`` (an
+        empty batch gives empty results); for a single image, a 0-d label array (use
+        ``int(labels)``) and ``(num_classes,)``.
+
+    Raises:
+        PixelError: A value is outside its dtype's range (NaN, inf, a negative value, an
+            integer above 255, a float above 1: divide by 255 or pass ``uint8``), the dtype is
+            not pixels (``bool``, say), or the shape is neither one image nor a batch.
 
     Example:
         >>> import numpy as np
