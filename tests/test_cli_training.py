@@ -128,9 +128,22 @@ def test_predict_bad_image_file(run_dir: Path, tmp_path: Path,
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not a png")
     assert cli.main(["predict", str(run_dir / "model.keras"), str(bad)]) == 1
-    assert f"{bad}: not a readable image" in capsys.readouterr().err
+    assert f"{bad}: not a picture Pillow can read" in capsys.readouterr().err
     assert cli.main(["predict", str(run_dir / "model.keras"), str(tmp_path / "nope.png")]) == 1
     assert "no such file" in capsys.readouterr().err
+    # A blank picture, a decompression bomb: one line naming the file.
+    from PIL import Image
+
+    blank = tmp_path / "blank.png"
+    Image.new("L", (64, 64), 255).save(blank)
+    assert cli.main(["predict", str(run_dir / "model.keras"), str(blank)]) == 1
+    err = capsys.readouterr().err
+    assert f"{blank} has no ink" in err and len(err.strip().splitlines()) == 1
+    huge = tmp_path / "huge.png"
+    Image.new("1", (20_000, 20_000), 1).save(huge)
+    assert cli.main(["predict", str(run_dir / "model.keras"), str(huge)]) == 1
+    err = capsys.readouterr().err
+    assert str(huge) in err and "pixels" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("argv", [["train"], ["train", "mlp256", "--epochs", "x"],

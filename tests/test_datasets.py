@@ -112,6 +112,21 @@ def test_catalog_facts() -> None:
         assert all(len(h) == 64 and int(h, 16) >= 0 for h in info.sha256.values())
 
 
+def test_catalog_knows_each_files_decompressed_size() -> None:
+    # The sizes of the real files: a 16-byte header and 784 bytes per image, an 8-byte header
+    # and one byte per label.
+    sizes = {"train_images": 47_040_016, "train_labels": 60_008,
+             "test_images": 7_840_016, "test_labels": 10_008}
+    for name in ("mnist", "fashion_mnist"):
+        info = dataset_info(name)
+        assert {role: info.file_size(role) for role in ROLES} == sizes
+    sample = dataset_info("mnist_sample")
+    assert sample.file_size("train_images") == 16 + 6_000 * 784
+    assert sample.file_size("test_labels") == 8 + 1_000
+    with pytest.raises(ValueError, match="unknown file role 'images'"):
+        sample.file_size("images")
+
+
 # --------------------------------------------------------------------------------------------
 # Where the files are found
 
@@ -315,6 +330,28 @@ def test_locate_dataset_does_not_read_the_files(tmp_path: Path) -> None:
     assert source.kind == "data_dir"
     with pytest.raises(DatasetError, match=r"not an IDX file|wrong IDX magic"):
         load_mnist(data_dir=tmp_path, verify=False, download=False)
+
+
+@pytest.mark.parametrize("download", [False, True])
+def test_data_dir_that_does_not_exist_is_an_error(tmp_path: Path, arrays: Arrays,
+                                                  download: bool) -> None:
+    # A typo in data_dir must not fall through to another copy (or to a download).
+    write_dataset(_home() / "datasets" / "mnist", arrays)
+    missing = tmp_path / "no-such-folder"
+    with pytest.raises(DatasetError) as e:
+        load_mnist(data_dir=missing, verify=False, download=download, mirrors=[])
+    assert str(e.value) == f"data_dir {missing.resolve()}: no such folder"
+    with pytest.raises(DatasetError, match="no such folder"):
+        locate_dataset("mnist", data_dir=missing)
+
+
+def test_data_dir_that_is_a_file_is_an_error(tmp_path: Path, arrays: Arrays) -> None:
+    write_dataset(_home() / "datasets" / "mnist", arrays)
+    npz = write_npz(tmp_path / "mnist.npz", arrays)
+    with pytest.raises(DatasetError) as e:
+        load_mnist(data_dir=npz, verify=False, download=False)
+    assert str(e.value) == (f"data_dir {npz.resolve()}: not a folder (pass the folder that "
+                            "holds the dataset files)")
 
 
 def test_bundled_sample_ignores_data_dir(tmp_path: Path, arrays: Arrays) -> None:
@@ -596,6 +633,51 @@ def test_npz_is_verified_once(arrays: Arrays, count_hashes: list[int],
     count_hashes.clear()
     load_mnist(download=False)
     assert count_hashes == []
+
+
+def _label_bomb(count: int) -> bytes:
+    """A gzip file of a valid IDX label file of ``count`` zero labels: tiny, expands a lot."""
+    return gzip.compress(idx_bytes(np.zeros(count, dtype=np.uint8)), compresslevel=9, mtime=0)
+
+
+def test_oversized_file_is_refused_while_decompressing(tmp_path: Path, arrays: Arrays,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    pin_hashes(monkeypatch, "mnist", arrays)
+    paths = write_dataset(tmp_path, arrays)
+    bomb = _label_bomb(20_000_000)
+    paths["test_labels"].write_bytes(bomb)
+    assert len(bomb) < 30_000
+    with pytest.raises(DatasetError) as e:
+        load_mnist(data_dir=tmp_path, download=False)
+    assert str(e.value) == (
+        f"{paths['test_labels']}: decompresses to more than 10,008 bytes (from "
+        f"{len(bomb):,} compressed bytes), the size of mnist test_labels: stopped reading; "
+        "the file is corrupt or a decompression bomb (or data of your own: pass verify=False)"
+    )
+
+
+def test_oversized_uncompressed_file_is_refused(tmp_path: Path, arrays: Arrays,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    pin_hashes(monkeypatch, "mnist", arrays)
+    paths = write_dataset(tmp_path, arrays, compress=False)
+    write_idx(paths["test_labels"], np.zeros(20_000, dtype=np.uint8))
+    with pytest.raises(DatasetError) as e:
+        load_mnist(data_dir=tmp_path, download=False)
+    assert str(e.value) == (
+        f"{paths['test_labels']}: 20,008 bytes, more than the 10,008 bytes of mnist test_labels "
+        "(or data of your own: pass verify=False)"
+    )
+
+
+def test_verify_false_reads_a_dataset_larger_than_the_catalogs(tmp_path: Path,
+                                                               arrays: Arrays) -> None:
+    # verify=False is for data of one's own, which may hold more examples than MNIST.
+    count = dataset_info("mnist").counts[1] + 1
+    arrays["test_images"] = np.zeros((count, 28, 28), dtype=np.uint8)
+    arrays["test_labels"] = np.zeros(count, dtype=np.uint8)
+    write_dataset(tmp_path, arrays)
+    ds = load_mnist(data_dir=tmp_path, verify=False, download=False)
+    assert len(ds.test) == count
 
 
 def test_verify_false_hashes_nothing(tmp_path: Path, arrays: Arrays,

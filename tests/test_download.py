@@ -6,6 +6,7 @@ real data); the ``real`` tests serve the real MNIST files against the real pinne
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
@@ -14,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,7 +34,12 @@ from _idxfiles import (
 )
 from kerasdigits.datasets import DatasetError, _verify, dataset_info, load_dataset, load_mnist
 from kerasdigits.datasets._catalog import ROLES
-from kerasdigits.datasets._download import _Progress, download_file, mirror_url
+from kerasdigits.datasets._download import (
+    _Progress,
+    download_file,
+    max_download_size,
+    mirror_url,
+)
 from kerasdigits.datasets._idx import idx_bytes
 
 FILES = {role: stem + ".gz" for role, stem in ROLES.items()}
@@ -70,6 +77,20 @@ def _wrong_content(raw: bytes) -> bytes:
     data = bytearray(gzip.decompress(raw))
     data[-1] ^= 0x01
     return gzip.compress(bytes(data), mtime=0)
+
+
+@functools.cache
+def _bomb(role: str, factor: int = 2) -> bytes:
+    """A gzip file of a valid IDX header for ``role`` with ``factor`` times MNIST's examples.
+
+    Zeros, so it compresses about a thousandfold: a few kB that expand past the file's size.
+    """
+    info = dataset_info("mnist")
+    count = factor * info.counts[0 if role.startswith("train") else 1]
+    shape = (count, 28, 28) if role.endswith("images") else (count,)
+    data = idx_bytes(np.zeros(shape, dtype=np.uint8))
+    assert len(data) > info.file_size(role)
+    return gzip.compress(data, compresslevel=9, mtime=0)
 
 
 @pytest.fixture
@@ -153,6 +174,17 @@ def test_only_missing_files_are_downloaded(server: LocalServer, fake: Arrays,
     assert_arrays_equal(dataset_arrays(ds), fake)
 
 
+def test_data_dir_that_does_not_exist_is_not_replaced_by_a_download(
+    server: LocalServer, fake_gz: dict[str, bytes], tmp_path: Path
+) -> None:
+    mirror = _serve(server, "/good/", fake_gz)
+    with pytest.raises(DatasetError, match="no such folder") as e:
+        load_mnist(data_dir=tmp_path / "typo", mirrors=[mirror], progress=False)
+    assert str(tmp_path / "typo") in str(e.value)
+    assert server.count() == 0
+    assert _listing(_cache()) == []
+
+
 def test_download_false_never_contacts_a_mirror(server: LocalServer,
                                                 fake_gz: dict[str, bytes]) -> None:
     mirror = _serve(server, "/good/", fake_gz)
@@ -173,7 +205,7 @@ def test_validation_split_of_a_downloaded_dataset(server: LocalServer,
 # --------------------------------------------------------------------------------------------
 # Bad mirrors
 
-BAD_VARIANTS = ["404", "truncated", "short", "crc", "flipped", "checksum", "not_idx",
+BAD_VARIANTS = ["404", "truncated", "short", "crc", "flipped", "checksum", "not_idx", "bomb",
                 "stall_body", "stall_headers", "refused"]
 
 
@@ -198,6 +230,8 @@ def _bad_mirror(server: LocalServer, variant: str, files: dict[str, bytes],
             server.add(path, _wrong_content(body))
         elif variant == "not_idx":
             server.add(path, b"<html><body>Please log in</body></html>")
+        elif variant == "bomb":
+            server.add(path, _bomb(role))
         elif role == stall_role:  # the stalls: one file only, to keep the test short
             server.add(path, body, mode=variant)
     return server.url(prefix)
@@ -227,6 +261,7 @@ ERRORS = {
     "crc": r"corrupt gzip file: CRC check failed",
     "checksum": r"checksum mismatch for mnist train_images",
     "not_idx": r"(not an IDX file|wrong IDX magic)",
+    "bomb": r"decompresses to more than 47,040,016 bytes \(from [\d,]+ compressed bytes\)",
     "stall_headers": r"(timed out|TimeoutError)",
     "refused": r"(Connection refused|URLError)",
 }
@@ -268,6 +303,50 @@ def test_failure_keeps_completed_files_and_resumes(server: LocalServer, fake: Ar
     assert_arrays_equal(dataset_arrays(ds), fake)
 
 
+# --------------------------------------------------------------------------------------------
+# Hostile mirrors: bombs and endless files
+
+
+def test_gzip_bomb_stops_at_the_files_size(server: LocalServer, tmp_path: Path) -> None:
+    role = "test_labels"
+    info = dataset_info("mnist")
+    bomb = _bomb(role, factor=4000)  # 40 MB of zeros in about 40 kB
+    assert len(bomb) < max_download_size(info, role)
+    url = server.add("/bomb/" + FILES[role], bomb)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetError) as e:
+            download_file(info, role, tmp_path, [server.url("/bomb/")], timeout=TIMEOUT)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    expected = (f"{url}: DatasetError: decompresses to more than 10,008 bytes (from "
+                f"{len(bomb):,} compressed bytes), the size of mnist test_labels: stopped "
+                "reading; the file is corrupt or a decompression bomb")
+    assert expected in str(e.value)
+    assert peak < 5_000_000  # not the 40 MB the bomb expands to
+    assert _listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("mode", ["ok", "no_length"])
+def test_download_larger_than_the_file_can_be_is_stopped(server: LocalServer, tmp_path: Path,
+                                                         mode: str) -> None:
+    role = "test_labels"
+    info = dataset_info("mnist")
+    limit = max_download_size(info, role)
+    assert limit == 10_008 + 100 + 65_536
+    url = server.add("/huge/" + FILES[role], b"\x00" * (3 * limit), mode=mode)
+    with pytest.raises(DatasetError) as e:
+        download_file(info, role, tmp_path, [server.url("/huge/")], timeout=TIMEOUT)
+    if mode == "ok":  # refused from the Content-Length header, before reading the body
+        expected = f"the server announces {3 * limit:,} bytes"
+    else:
+        expected = "download stopped after more than"
+    assert f"{url}: DatasetError: {expected}" in str(e.value)
+    assert f"more than the {limit:,} bytes mnist test_labels can take" in str(e.value)
+    assert _listing(tmp_path) == []
+
+
 def test_no_mirrors_configured() -> None:
     with pytest.raises(DatasetError, match="no mirrors configured"):
         load_mnist(mirrors=[], progress=False)
@@ -291,6 +370,31 @@ def test_mirror_url() -> None:
     assert mirror_url("https://a.org/{dataset}/", "fashion_mnist", "x.gz") == (
         "https://a.org/fashion_mnist/x.gz")
     assert mirror_url("https://a.org/x.gz", "mnist", "x.gz") == "https://a.org/x.gz"
+
+
+@pytest.mark.parametrize(("mirror", "url"), [
+    ("https://a.org/mnist/?token=abc", "https://a.org/mnist/x.gz?token=abc"),
+    ("https://a.org/mnist?token=abc&b=1", "https://a.org/mnist/x.gz?token=abc&b=1"),
+    ("https://a.org/{dataset}/?d={dataset}", "https://a.org/mnist/x.gz?d=mnist"),
+    ("https://a.org/mnist/x.gz?token=abc", "https://a.org/mnist/x.gz?token=abc"),
+    ("https://a.org?token=abc", "https://a.org/x.gz?token=abc"),
+    ("https://a.org/mnist/#frag", "https://a.org/mnist/x.gz#frag"),
+    ("https://a.org/x.gz.d/?q=x.gz", "https://a.org/x.gz.d/x.gz?q=x.gz"),
+    ("https://a.org/old-x.gz", "https://a.org/old-x.gz/x.gz"),
+])
+def test_mirror_url_keeps_the_query(mirror: str, url: str) -> None:
+    assert mirror_url(mirror, "mnist", "x.gz") == url
+
+
+def test_download_from_a_mirror_with_a_query(server: LocalServer, fake: Arrays,
+                                             fake_gz: dict[str, bytes]) -> None:
+    for role, body in fake_gz.items():
+        server.add(f"/signed/{FILES[role]}?token=s3cr3t", body)
+    ds = load_mnist(mirrors=[server.url("/signed/?token=s3cr3t")], timeout=TIMEOUT,
+                    progress=False)
+    assert ds.source.kind == "download"
+    assert server.count("/signed/") == 4
+    assert_arrays_equal(dataset_arrays(ds), fake)
 
 
 def test_env_mirror_with_placeholder(server: LocalServer, fake: Arrays,

@@ -1,6 +1,6 @@
 """Model plugins through real entry points.
 
-``tests/plugin_fixtures`` holds two small distributions (a package plus its ``.dist-info``
+``tests/plugin_fixtures`` holds three small distributions (a package plus its ``.dist-info``
 with ``entry_points.txt``). Each test copies what it needs into a temporary site directory
 and puts that on ``sys.path``, where :mod:`importlib.metadata` finds the entry points exactly
 as it finds those of an installed wheel.
@@ -29,7 +29,8 @@ from kerasdigits.models import (
 )
 
 FIXTURES = Path(__file__).parent / "plugin_fixtures"
-PLUGIN_MODULES = ("kd_test_plugin", "kd_broken_plugin", "kd_broken_plugin_clash")
+PLUGIN_MODULES = ("kd_test_plugin", "kd_broken_plugin", "kd_broken_plugin_clash",
+                  "kd_override_plugin")
 #: The models of the good fixture, sorted.
 PLUGIN_MODELS = ["kd_tiny", "kd_tiny_conv", "kd_tiny_model"]
 
@@ -156,6 +157,46 @@ def test_broken_plugin_warns_and_the_rest_still_load(site: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert list_models() == names
+
+
+def test_plugin_cannot_replace_a_built_in_model(site: Path) -> None:
+    builtin = _registry._snapshot()["convnet"]
+    assert builtin.registered_by == "kerasdigits"
+    _install(site, "override")
+    with pytest.warns(PluginWarning) as record:
+        names = list_models()
+    assert len(record) == 1
+    assert str(record[0].message) == (
+        "kerasdigits: the model plugin of distribution 'kd-override-plugin' tried to replace "
+        "the built-in model 'convnet' (register_model(..., overwrite=True) in "
+        "kd_override_plugin:convnet); plugins cannot replace built-in models, so the built-in "
+        "is kept. Register the plugin's model under another name."
+    )
+    # The built-in is kept; the plugin's other model loads.
+    assert get_model_spec("convnet") is builtin
+    assert "kd_override_extra" in names
+    assert get_model_spec("kd_override_extra").registered_by == "kd-override-plugin"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert list_models() == names
+
+
+def test_own_code_may_still_replace_a_built_in_model(site: Path) -> None:
+    from kerasdigits.models import register_model
+
+    _install(site, "override")
+    with pytest.warns(PluginWarning, match="'kd-override-plugin'"):
+        list_models()
+
+    @register_model("convnet", input_kind="flat", overwrite=True)
+    def convnet() -> list[object]:
+        """My own convnet."""
+        return []
+
+    spec = get_model_spec("convnet")
+    assert spec.builder is convnet
+    assert spec.registered_by != "kerasdigits"
+    assert spec.description == "My own convnet."
 
 
 def test_disable_plugins_environment_variable(

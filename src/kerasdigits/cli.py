@@ -260,23 +260,6 @@ def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _read_picture(path: str) -> Any:
-    import numpy as np
-
-    try:
-        from PIL import Image, UnidentifiedImageError
-    except ImportError:
-        raise _FailureError("reading pictures needs Pillow: pip install pillow") from None
-    try:
-        with Image.open(path) as img:
-            img.load()
-            return np.asarray(img.convert("RGBA" if "A" in img.getbands() else "RGB"))
-    except FileNotFoundError:
-        raise _FailureError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise _FailureError(f"{path}: not a readable image ({exc})") from None
-
-
 def _cmd_predict(args: argparse.Namespace, out: TextIO) -> int:
     import numpy as np
 
@@ -284,15 +267,15 @@ def _cmd_predict(args: argparse.Namespace, out: TextIO) -> int:
 
     model = load_model(args.model_file)
     names = _class_names(args.dataset) if args.dataset else get_class_names(model)
+    from kerasdigits.transforms import mnist_from_file, read_picture
+
     for path in args.images:
-        picture = _read_picture(path)
         if args.no_preprocess:
-            gray = picture[..., :3].mean(axis=-1) if picture.ndim == 3 else picture
+            picture = read_picture(path)  # transparency already composited on white
+            gray = picture.mean(axis=-1) if picture.ndim == 3 else picture
             image = np.rint(gray).astype(np.uint8)
         else:
-            from kerasdigits.transforms import to_mnist
-
-            image = to_mnist(picture)
+            image = mnist_from_file(path)
         label, probs = predict(model, image)
         k = int(label)
         name = names[k] if names is not None and k < len(names) else str(k)

@@ -18,6 +18,11 @@ ROLES: dict[str, str] = {
     "test_labels": "t10k-labels-idx1-ubyte",
 }
 
+# IDX layout of the files: magic number plus one uint32 per dimension, then one byte a value.
+_IMAGES_HEADER = 4 + 3 * 4
+_LABELS_HEADER = 4 + 1 * 4
+_IMAGE_BYTES = 28 * 28
+
 _DIGITS = tuple(str(d) for d in range(10))
 _FASHION = (
     "T-shirt/top",
@@ -79,6 +84,26 @@ class DatasetInfo:
     def num_classes(self) -> int:
         """Number of classes (10 for every built-in dataset)."""
         return len(self.class_names)
+
+    def file_size(self, role: str) -> int:
+        """Return the size in bytes of the decompressed IDX file of ``role``.
+
+        An image file is a 16-byte header and 784 bytes per 28x28 image; a label file is an
+        8-byte header and one byte per label (MNIST's ``train-images-idx3-ubyte``: 47,040,016
+        bytes). Downloads are never decompressed past this size.
+
+        Args:
+            role: Which file (a key of ``ROLES``).
+
+        Raises:
+            ValueError: ``role`` is not a key of ``ROLES``.
+        """
+        if role not in ROLES:
+            raise ValueError(f"unknown file role {role!r}; expected one of {', '.join(ROLES)}")
+        count = self.counts[0 if role.startswith("train") else 1]
+        if role.endswith("images"):
+            return _IMAGES_HEADER + count * _IMAGE_BYTES
+        return _LABELS_HEADER + count
 
 
 DATASETS: dict[str, DatasetInfo] = {

@@ -3,6 +3,11 @@
 Each file is fetched whole, decompressed and checked against its pinned sha256, and only then
 written to the cache (atomically, under a file lock). A failed, corrupt or interrupted download
 leaves nothing behind, and the next mirror is tried.
+
+A hostile or broken mirror cannot exhaust memory: the size of every file is known
+(:meth:`~kerasdigits.datasets.DatasetInfo.file_size`), so a download longer than
+:func:`max_download_size` is stopped, and a gzip stream is never decompressed past the file's
+size (a decompression bomb is refused after a few megabytes).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import http.client
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,7 +29,7 @@ from kerasdigits.datasets._catalog import ROLES, DatasetInfo
 from kerasdigits.datasets._idx import decompress
 from kerasdigits.datasets._verify import check_sha256, mark_verified
 
-__all__ = ["DEFAULT_TIMEOUT", "download_file", "mirror_url"]
+__all__ = ["DEFAULT_TIMEOUT", "download_file", "max_download_size", "mirror_url"]
 
 #: Seconds a connection may stay silent before the download is abandoned.
 DEFAULT_TIMEOUT = 30.0
@@ -35,10 +41,27 @@ def mirror_url(mirror: str, dataset: str, filename: str) -> str:
 
     ``{dataset}`` in the mirror is replaced by the dataset name, so one mirror can serve
     several datasets (``https://example.org/data/{dataset}/``); otherwise the file name is
-    appended to the mirror's base URL.
+    appended to the path of the mirror's base URL. A query string or fragment stays at the
+    end (``https://example.org/mnist/?token=abc`` gives
+    ``https://example.org/mnist/train-images-idx3-ubyte.gz?token=abc``), and a mirror whose
+    path already names ``filename`` as its last component is used as it is.
     """
-    base = mirror.replace("{dataset}", dataset)
-    return base if base.endswith(filename) else base.rstrip("/") + "/" + filename
+    parts = urllib.parse.urlsplit(mirror.replace("{dataset}", dataset))
+    path = parts.path
+    if path.rpartition("/")[2] != filename:
+        path = path.rstrip("/") + "/" + filename
+    return urllib.parse.urlunsplit(parts._replace(path=path))
+
+
+def max_download_size(info: DatasetInfo, role: str) -> int:
+    """Return the most bytes a download of ``role``'s file may take.
+
+    The decompressed size (:meth:`DatasetInfo.file_size`) plus 1 % and 64 KiB: gzip never
+    grows data by more than a few bytes per 64 KiB block, and a mirror may serve the file
+    uncompressed. A larger download is stopped.
+    """
+    size = info.file_size(role)
+    return size + size // 100 + 65_536
 
 
 def _size(n: int) -> str:
@@ -91,7 +114,14 @@ class _Progress:
         self.stream.flush()
 
 
-def _fetch(url: str, *, timeout: float, progress: _Progress | None, name: str) -> bytes:
+def _fetch(
+    url: str, *, timeout: float, progress: _Progress | None, name: str, limit: int, what: str
+) -> bytes:
+    """Return the body at ``url``, refusing one longer than ``limit`` bytes (``what`` says whose).
+
+    Raises:
+        DatasetError: The body is incomplete or longer than ``limit`` (announced or received).
+    """
     request = urllib.request.Request(url, headers={"User-Agent": f"kerasdigits/{__version__}"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         length = response.headers.get("Content-Length")
@@ -101,13 +131,20 @@ def _fetch(url: str, *, timeout: float, progress: _Progress | None, name: str) -
         chunks: list[bytes] = []
         done = 0
         ok = False
+        too_big = f"more than the {limit:,} bytes {what} can take"
         try:
+            if total is not None and total > limit:
+                raise DatasetError(
+                    f"{url}: the server announces {total:,} bytes, {too_big}; not downloaded"
+                )
             while True:
                 chunk = response.read(_CHUNK)
                 if not chunk:
                     break
-                chunks.append(chunk)
                 done += len(chunk)
+                if done > limit:
+                    raise DatasetError(f"{url}: download stopped after {too_big}")
+                chunks.append(chunk)
                 bar.update(done)
             if total is not None and done != total:
                 raise DatasetError(f"{url}: incomplete download ({done:,} of {total:,} bytes)")
@@ -142,10 +179,13 @@ def download_file(
         The written path and the mirror it came from.
 
     Raises:
-        DatasetError: Every mirror failed; the message lists each URL and its error.
+        DatasetError: Every mirror failed; the message lists each URL and its error (a
+            download longer than :func:`max_download_size` or decompressing past
+            :meth:`~DatasetInfo.file_size` is such an error).
     """
     filename = ROLES[role] + ".gz"
     dest = dest_dir / filename
+    what = f"{info.name} {role}"
     failures: list[str] = []
     for mirror in mirrors:
         url = mirror_url(mirror, info.name, filename)
@@ -153,11 +193,12 @@ def download_file(
             stream.write(f"Downloading {url}\n")
         bar = _Progress(filename, None, stream)
         try:
-            raw = _fetch(url, timeout=timeout, progress=bar, name=filename)
-            data = decompress(raw, source=url)
+            raw = _fetch(url, timeout=timeout, progress=bar, name=filename,
+                         limit=max_download_size(info, role), what=what)
+            data = decompress(raw, source=url, limit=info.file_size(role), what=what)
             if validate is not None:
                 validate(data, url)
-            check_sha256(data, info.sha256[role], source=url, what=f"{info.name} {role}")
+            check_sha256(data, info.sha256[role], source=url, what=what)
         except (OSError, http.client.HTTPException, DatasetError, ValueError) as exc:
             reason = str(exc.reason if isinstance(exc, urllib.error.URLError) else exc)
             # DatasetError messages already start with the URL.

@@ -8,6 +8,7 @@ gzip-compressed; gzip is recognized by its content, not by the file name.
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import os
 import struct
@@ -48,18 +49,55 @@ _KIND_TO_CODE: dict[tuple[str, int], int] = {
     ("f", 8): 0x0E,
 }
 _GZIP_MAGIC = b"\x1f\x8b"
+_CHUNK = 1 << 20
 
 
-def decompress(raw: bytes, *, source: str | os.PathLike[str]) -> bytes:
+def decompress(
+    raw: bytes,
+    *,
+    source: str | os.PathLike[str],
+    limit: int | None = None,
+    what: str = "",
+    hint: str = "",
+) -> bytes:
     """Return ``raw`` gunzipped if it is gzip data, else unchanged.
 
+    The data is decompressed in chunks of 1 MiB, so that with a ``limit`` a decompression
+    bomb (a small gzip file that expands to gigabytes) is refused after using at most
+    ``limit`` plus 1 MiB of memory.
+
+    Args:
+        raw: The file's bytes.
+        source: The file or URL, for error messages.
+        limit: The largest decompressed size accepted, in bytes (``None``: no limit).
+        what: What the file should be (``"mnist train_images"``), for the limit's message.
+        hint: Appended to the limit's message (``"pass verify=False ..."``).
+
     Raises:
-        DatasetError: The gzip stream is truncated or corrupt (``source`` names the file).
+        DatasetError: The gzip stream is truncated or corrupt, or the (decompressed) data is
+            larger than ``limit``; the message names ``source``.
     """
+    what = what or "the file"
+    hint = f" ({hint})" if hint else ""
     if not raw.startswith(_GZIP_MAGIC):
+        if limit is not None and len(raw) > limit:
+            raise DatasetError(
+                f"{source}: {len(raw):,} bytes, more than the {limit:,} bytes of {what}{hint}"
+            )
         return raw
+    chunks: list[bytes] = []
+    total = 0
     try:
-        return gzip.decompress(raw)
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+            while chunk := stream.read(_CHUNK):
+                total += len(chunk)
+                if limit is not None and total > limit:
+                    raise DatasetError(
+                        f"{source}: decompresses to more than {limit:,} bytes (from "
+                        f"{len(raw):,} compressed bytes), the size of {what}: stopped reading; "
+                        f"the file is corrupt or a decompression bomb{hint}"
+                    )
+                chunks.append(chunk)
     except EOFError as exc:
         raise DatasetError(
             f"{source}: truncated gzip file ({len(raw):,} bytes; the stream ends early). "
@@ -67,6 +105,7 @@ def decompress(raw: bytes, *, source: str | os.PathLike[str]) -> bytes:
         ) from exc
     except (OSError, zlib.error) as exc:
         raise DatasetError(f"{source}: corrupt gzip file: {exc}") from exc
+    return b"".join(chunks)
 
 
 def parse_idx(
@@ -142,11 +181,21 @@ def read_idx(path: str | os.PathLike[str]) -> npt.NDArray[np.generic]:
     return parse_idx(read_decompressed(path), source=path)
 
 
-def read_decompressed(path: Path) -> bytes:
+def read_decompressed(
+    path: Path, *, limit: int | None = None, what: str = "", hint: str = ""
+) -> bytes:
     """Return the contents of ``path``, gunzipped if it is gzip data.
 
+    Args:
+        path: The file.
+        limit: The largest decompressed size accepted, in bytes (``None``: no limit); see
+            :func:`decompress`.
+        what: What the file should be, for the limit's message.
+        hint: Appended to the limit's message.
+
     Raises:
-        DatasetError: The file is missing, unreadable, or a truncated or corrupt gzip stream.
+        DatasetError: The file is missing, unreadable, a truncated or corrupt gzip stream, or
+            larger than ``limit`` once decompressed.
     """
     try:
         raw = path.read_bytes()
@@ -154,7 +203,7 @@ def read_decompressed(path: Path) -> bytes:
         raise DatasetError(f"{path}: missing file") from None
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    return decompress(raw, source=path)
+    return decompress(raw, source=path, limit=limit, what=what, hint=hint)
 
 
 def idx_header(dtype: np.dtype[np.generic], shape: tuple[int, ...]) -> bytes:

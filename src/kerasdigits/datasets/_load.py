@@ -112,7 +112,7 @@ def candidates(info: DatasetInfo, data_dir: str | Path | None = None) -> Iterato
         yield _scan_folder("bundled", SAMPLES_DIR / info.name)
         return
     if data_dir is not None:
-        root = Path(data_dir).expanduser().resolve()
+        root = _check_data_dir(data_dir)
         direct = _scan_folder("data_dir", root)
         # Yielded even when empty, so that the not-found message lists the folder itself.
         yield direct
@@ -135,6 +135,23 @@ def candidates(info: DatasetInfo, data_dir: str | Path | None = None) -> Iterato
         yield _scan_folder("system", system_dir)
 
 
+def _check_data_dir(data_dir: str | Path) -> Path:
+    """Return ``data_dir`` resolved; a folder the caller named must exist.
+
+    Raises:
+        DatasetError: ``data_dir`` does not exist or is not a folder (rather than silently
+            loading another copy, or downloading one, because of a typo).
+    """
+    root = Path(data_dir).expanduser().resolve()
+    if not root.exists():
+        raise DatasetError(f"data_dir {root}: no such folder")
+    if not root.is_dir():
+        raise DatasetError(
+            f"data_dir {root}: not a folder (pass the folder that holds the dataset files)"
+        )
+    return root
+
+
 def cache_dir(info: DatasetInfo) -> Path:
     """Return the library-cache folder of ``info`` (``$KERASDIGITS_HOME/datasets/<name>``)."""
     return kerasdigits_home() / "datasets" / info.name
@@ -149,6 +166,9 @@ def locate_dataset(name: str, *, data_dir: str | Path | None = None) -> DataSour
 
     Returns:
         The first complete location, or ``None`` when the dataset would have to be downloaded.
+
+    Raises:
+        DatasetError: The dataset is unknown, or ``data_dir`` is not an existing folder.
     """
     info = dataset_info(name)
     for cand in candidates(info, data_dir):
@@ -195,11 +215,16 @@ def _check_pair(info: DatasetInfo, split: str, images: np.ndarray, labels: np.nd
 
 
 def _read_role(info: DatasetInfo, role: str, path: Path, *, verify: bool) -> np.ndarray:
-    data = read_decompressed(path)
+    what = f"{info.name} {role}"
+    # A verified file has the catalog's size, so a larger one is refused while decompressing
+    # (a gzip bomb costs no memory); without verify, data of one's own may be larger.
+    limit = info.file_size(role) if verify else None
+    data = read_decompressed(path, limit=limit, what=what,
+                             hint="or data of your own: pass verify=False")
     array = parse_idx(data, source=path)
     _validate_array(info, role, array, path)
     if verify and not is_verified(path, info.sha256[role]):
-        check_sha256(data, info.sha256[role], source=str(path), what=f"{info.name} {role}")
+        check_sha256(data, info.sha256[role], source=str(path), what=what)
         mark_verified(path, info.sha256[role])
     return array
 
@@ -296,6 +321,7 @@ def load_dataset(
             ``"fashion_mnist_sample"``; see :func:`list_datasets`.
         data_dir: A folder to look in first: either holding the four IDX files (``.gz`` or
             not) or Keras's ``mnist.npz``, or holding a ``<dataset>/`` sub-folder that does.
+            It must exist (ignored for the bundled samples).
         download: Download missing files into the library cache when no place has them.
         validation_size: Carve a stratified validation split out of train: a count (int) or a
             fraction (float in ``[0, 1)``). ``0`` means no validation split.
@@ -312,8 +338,9 @@ def load_dataset(
         The :class:`Dataset`.
 
     Raises:
-        DatasetError: The dataset is unknown, cannot be found or downloaded, or a file is
-            invalid (the message names the file and the problem).
+        DatasetError: The dataset is unknown, ``data_dir`` is not an existing folder, the
+            dataset cannot be found or downloaded, or a file is invalid (the message names
+            the file and the problem).
 
     Example:
         >>> from kerasdigits import load_dataset

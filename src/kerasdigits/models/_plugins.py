@@ -11,7 +11,10 @@ The registry loads every such entry point once, lazily, the first time it is use
 :func:`~kerasdigits.models.build`). Models registered while a plugin loads are recorded as
 registered by the plugin's distribution. A plugin that fails to load is skipped with a
 :class:`~kerasdigits.models.PluginWarning` naming the distribution and the error, and any
-models it registered before failing are removed again; the other plugins still load.
+models it registered before failing are removed again; the other plugins still load. A plugin
+cannot replace a built-in model, even with ``register_model(..., overwrite=True)``: the
+built-in is kept, with a :class:`~kerasdigits.models.PluginWarning` naming the distribution,
+and the plugin's other models load (code of the user's own may still replace a built-in).
 
 Set ``KERASDIGITS_DISABLE_PLUGINS=1`` to turn plugin loading off.
 """

@@ -13,12 +13,13 @@ import functools
 import importlib.metadata
 import re
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
 from kerasdigits._suggest import did_you_mean
 from kerasdigits.models import _plugins
-from kerasdigits.models._errors import DuplicateModelError, UnknownModelError
+from kerasdigits.models._errors import DuplicateModelError, PluginWarning, UnknownModelError
 from kerasdigits.models._spec import (
     INPUT_KINDS,
     STYLES,
@@ -36,6 +37,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 _MODELS: dict[str, ModelSpec] = {}
 _LOCK = threading.RLock()
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+#: :attr:`ModelSpec.registered_by` of the built-in models.
+_BUILTIN = "kerasdigits"
 
 
 @overload
@@ -120,7 +123,10 @@ def register_model(
         recipe: Default training recipe.
         reference_accuracy: Test accuracy reached with the recipe, by dataset name.
         reference: Where that figure comes from.
-        overwrite: Replace an existing model of the same name instead of raising.
+        overwrite: Replace an existing model of the same name instead of raising. A plugin
+            (loading through its entry point) cannot replace a built-in model: the built-in
+            is kept, with a :class:`~kerasdigits.models.PluginWarning` naming the plugin's
+            distribution.
 
     Returns:
         The decorator, which returns the builder unchanged.
@@ -209,6 +215,21 @@ def _add(spec: ModelSpec, *, overwrite: bool) -> None:
                 f"({old.source}); {spec.registered_by!r} ({spec.source}) tried to register "
                 "it again. Choose another name, or pass overwrite=True to replace it."
             )
+        plugin = _plugins.current_distribution()
+        if old is not None and old.registered_by == _BUILTIN and plugin is not None:
+            # An installed package must not change what a built-in name means behind the
+            # user's back; the user's own code may (it is not loading as a plugin).
+            warnings.warn(
+                PluginWarning(
+                    f"kerasdigits: the model plugin of distribution {plugin!r} tried to "
+                    f"replace the built-in model {spec.name!r} (register_model(..., "
+                    f"overwrite=True) in {spec.source}); plugins cannot replace built-in "
+                    "models, so the built-in is kept. Register the plugin's model under "
+                    "another name."
+                ),
+                stacklevel=3,  # the plugin's register_model line
+            )
+            return
         _MODELS[spec.name] = spec
 
 
@@ -224,7 +245,7 @@ def _registrant(builder: Callable[..., Any]) -> str:
     module = getattr(builder, "__module__", None) or "__main__"
     top = module.partition(".")[0]
     if top == "kerasdigits":
-        return "kerasdigits"
+        return _BUILTIN
     dists = _packages_distributions().get(top)
     return dists[0] if dists else module
 

@@ -3,11 +3,15 @@
 :func:`to_mnist` (and :func:`to_mnist_batch`) turns a picture of one digit taken anywhere (any
 size, RGB/RGBA or grey, dark ink on light paper or the reverse) into a 28x28 ``uint8`` image in
 MNIST's own format: bright ink on black, scaled to fit 20x20 and centered by center of mass.
+:func:`read_picture` reads a picture file (PNG, JPEG, GIF, ...; needs Pillow, the ``images``
+extra) into such an array, and :func:`mnist_from_file` does both, naming the file in its
+errors (:class:`ImageError`).
 
-The functions here use NumPy only; importing this module does not import TensorFlow or
-Keras. The same transforms as Keras layers, for putting the preprocessing inside a model so
-that it takes raw ``uint8`` pixels, live in :mod:`kerasdigits.transforms.layers` (import it
-explicitly, or use ``kerasdigits.transforms.layers``, which imports Keras on first access).
+The functions here use NumPy only (and Pillow, imported on first use, to read files);
+importing this module does not import TensorFlow, Keras or Pillow. The same transforms as
+Keras layers, for putting the preprocessing inside a model so that it takes raw ``uint8``
+pixels, live in :mod:`kerasdigits.transforms.layers` (import it explicitly, or use
+``kerasdigits.transforms.layers``, which imports Keras on first access).
 The NumPy functions and the layers use the same ``float32`` arithmetic.
 
 Example:
@@ -45,17 +49,21 @@ from kerasdigits.transforms._numpy import (
     pipeline,
     pixel_stats,
 )
+from kerasdigits.transforms._pictures import ImageError, mnist_from_file, read_picture
 
 if TYPE_CHECKING:
     from kerasdigits.transforms import layers as layers
 
 __all__ = [
     "Compose",
+    "ImageError",
     "flatten",
+    "mnist_from_file",
     "normalize",
     "one_hot",
     "pipeline",
     "pixel_stats",
+    "read_picture",
     "to_mnist",
     "to_mnist_batch",
 ]
