@@ -302,3 +302,28 @@ def test_no_verify_trains_on_your_own_idx_files(tmp_path: Path,
     assert "sha256" in capsys.readouterr().err
     assert cli.main([*argv, "--no-verify"]) == 0
     assert (tmp_path / "r" / "model.keras").is_file()
+
+
+def test_a_bug_deep_inside_a_dependency_shows_its_traceback(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Our own checks give one line; a ValueError from inside NumPy is a bug: traceback."""
+    import numpy as np
+
+    def broken(args: object, out: object) -> int:
+        np.linalg.inv(np.zeros((2, 3)))  # LinAlgError, a ValueError raised inside NumPy
+        return 0
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
+        action.choices["datasets"].set_defaults(func=broken)  # type: ignore[index]
+    assert cli.main(["datasets"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "unexpected error inside numpy" in err
+    # A check of ours (a ValueError raised in kerasdigits code) stays one line.
+    assert cli.main(["summary", "mnist_sample", "--validation-size", "0.999999"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.startswith("kerasdigits: error: ")
+    # --debug shows the traceback of any error.
+    assert cli.main(["--debug", "evaluate", "missing.keras"]) == 1
+    assert "Traceback" in capsys.readouterr().err

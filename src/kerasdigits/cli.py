@@ -9,6 +9,7 @@ Commands:
     ``kerasdigits predict MODEL_FILE IMG...``  classify PNG/JPEG pictures of one digit each
     ``kerasdigits export MODEL_FILE OUT``      export a .tflite file for LiteRT or ML Kit
     ``kerasdigits inspect FILE.tflite``        I/O, metadata, labels, ops and size of a .tflite
+    ``kerasdigits serve MODEL_FILE``           a draw-a-digit web page that runs the model
 
 Exit codes: 0 on success, 1 when the work fails (dataset not found, bad file, ...), 2 for usage
 errors. Expected failures print a one-line ``kerasdigits: error: ...`` message, no traceback.
@@ -250,6 +251,35 @@ def _cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    from kerasdigits.serve import serve
+
+    serve(args.model_file, host=args.host, port=args.port, open_browser=args.open,
+          threads=args.threads, max_upload_bytes=int(args.max_upload_mb * (1 << 20)),
+          access_log=args.access_log, out=out)
+    return 0
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {value}")
+    return value
+
+
 def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     from kerasdigits.datasets import load_dataset
     from kerasdigits.training import evaluate, load_model
@@ -392,6 +422,12 @@ examples:
 examples:
   kerasdigits inspect digits.tflite
 """,
+    "serve": """
+examples:
+  kerasdigits serve run/digits.tflite --open
+  kerasdigits serve run/model.keras --port 8080
+  kerasdigits serve run/digits.tflite --host 0.0.0.0     (a phone on the same Wi-Fi can open it)
+""",
 }
 
 
@@ -411,11 +447,21 @@ def _add_export_options(p: argparse.ArgumentParser, *, prefix: str = "") -> None
                         f"the target's ({defaults})")
 
 
-def _subparser(sub: Any, name: str, help: str, description: str | None = None
-               ) -> argparse.ArgumentParser:
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps descriptions to the terminal; keeps the examples' lines as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.lstrip("\n").startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def _subparser(sub: Any, name: str, help: str, description: str | None = None, *,
+               parents: Sequence[argparse.ArgumentParser] = ()) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(
         name, help=help, description=description or help[:1].upper() + help[1:] + ".",
-        epilog=_EXAMPLES.get(name), formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=_EXAMPLES.get(name), formatter_class=_HelpFormatter,
+        parents=list(parents))
     return parser
 
 
@@ -429,18 +475,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kerasdigits {__version__}")
     parser.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's and LiteRT's own log lines (hidden by default)")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the traceback of any error (to report a bug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    # Options shared by the commands that load a dataset.
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument("--data-dir", help="a folder to look in first for the dataset (as "
+                                         "load_dataset's data_dir)")
+    checksum = argparse.ArgumentParser(add_help=False)
+    checksum.add_argument("--no-verify", action="store_true", help=_NO_CHECKSUM_HELP)
 
-    p = _subparser(sub, "datasets", "list datasets and where each is found")
-    p.add_argument("--data-dir", help="a folder to look in first (as load_dataset's data_dir)")
+    p = _subparser(sub, "datasets", "list datasets and where each is found", parents=[data])
     p.set_defaults(func=_cmd_datasets)
 
-    p = _subparser(sub, "summary", "load a dataset and print its summary")
+    p = _subparser(sub, "summary", "load a dataset and print its summary",
+                   parents=[data, checksum])
     p.add_argument("name", help="dataset name, e.g. mnist, fashion_mnist, mnist_sample")
-    p.add_argument("--data-dir", help="a folder to look in first")
     p.add_argument("--no-download", action="store_true", help="never download")
-    p.add_argument("--no-verify", action="store_true", help=_NO_CHECKSUM_HELP)
     p.add_argument("--validation-size", type=_validation_size, default=0,
                    help="carve a stratified validation split out of train (count or fraction)")
     p.add_argument("--seed", type=int, default=0, help="seed of the validation split")
@@ -454,12 +506,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = _subparser(sub, "train", "train a zoo model and keep the best one",
                    "Train a zoo model on a dataset with its recipe, keep the best epoch, "
                    "evaluate it on the test split, and write OUT/model.keras (with its class "
-                   "names), history.json, evaluation.json and figures; optionally export it.")
+                   "names), history.json, evaluation.json and figures; optionally export it.",
+                   parents=[data, checksum])
     p.add_argument("model", help="zoo model name (see 'kerasdigits models')")
     p.add_argument("--dataset", default="mnist",
                    help="dataset name, e.g. mnist, fashion_mnist, mnist_sample (default: mnist)")
-    p.add_argument("--data-dir", help="a folder to look in first for the dataset")
-    p.add_argument("--no-verify", action="store_true", help=_NO_CHECKSUM_HELP)
     p.add_argument("--epochs", type=_positive_int,
                    help="epochs in total (default: the model's recipe)")
     p.add_argument("--batch-size", type=_positive_int,
@@ -492,12 +543,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export_options(p, prefix="with --export: ")
     p.set_defaults(func=_cmd_train)
 
-    p = _subparser(sub, "evaluate", "evaluate a saved .keras model on a test split")
+    p = _subparser(sub, "evaluate", "evaluate a saved .keras model on a test split",
+                   parents=[data, checksum])
     p.add_argument("model_file", help="a .keras file (e.g. run/model.keras)")
     p.add_argument("--dataset", default="mnist",
                    help="dataset whose test split to use (default: mnist)")
-    p.add_argument("--data-dir", help="a folder to look in first for the dataset")
-    p.add_argument("--no-verify", action="store_true", help=_NO_CHECKSUM_HELP)
     p.set_defaults(func=_cmd_evaluate)
 
     p = _subparser(sub, "predict", "classify pictures (PNG, JPEG) of one digit each",
@@ -515,14 +565,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = _subparser(sub, "export", "export a saved model to .tflite (LiteRT, ML Kit)",
                    "Export a saved model to a .tflite file for LiteRT, ML Kit or MediaPipe: "
                    "batch 1, builtin ops only, TFLite metadata with the model's class names "
-                   "and normalization. The same defaults as kerasdigits.export_tflite.")
+                   "and normalization. The same defaults as kerasdigits.export_tflite.",
+                   parents=[data])
     p.add_argument("model_file", help="a .keras file (e.g. run/model.keras)")
     p.add_argument("out", help="the .tflite file to write")
     _add_export_options(p)
     p.add_argument("--dataset",
                    help="images for int8 calibration and verification (default: the dataset "
                         "the model was trained on, else mnist_sample)")
-    p.add_argument("--data-dir", help="a folder to look in first for the dataset")
     p.add_argument("--labels", metavar="FILE",
                    help="labels.txt (one class name per line) instead of the model's own")
     p.add_argument("--invert", action="store_true",
@@ -538,6 +588,26 @@ def build_parser() -> argparse.ArgumentParser:
                    "and size.")
     p.add_argument("file", help="a .tflite file")
     p.set_defaults(func=_cmd_inspect)
+
+    p = _subparser(sub, "serve", "serve a draw-a-digit web page that runs the model",
+                   "Start a local web server with a page to draw a digit on (mouse, pen or "
+                   "finger) or drop a photo into, answered by the model: a .tflite file runs in "
+                   "LiteRT as an app runs it, a .keras model in Keras. The page shows the 28x28 "
+                   "image the model sees, the class probabilities and the latency; a JSON API "
+                   "(POST /api/predict, GET /api/model) sits beside it. Needs the serve extra: "
+                   'pip install "kerasdigits[serve]". Ctrl-C stops it.')
+    p.add_argument("model_file", help="a .tflite file (from export) or a .keras file")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only; "
+                        "0.0.0.0: every interface, no authentication)")
+    p.add_argument("--port", type=_port, default=8000, help="port (default: 8000; 0: a free one)")
+    p.add_argument("--open", action="store_true", help="open the page in the web browser")
+    p.add_argument("--threads", type=_positive_int,
+                   help="worker threads for inference (default: CPU cores, at most 4)")
+    p.add_argument("--max-upload-mb", type=_positive_float, default=10.0, metavar="MB",
+                   help="largest upload accepted, in MiB (default: 10)")
+    p.add_argument("--access-log", action="store_true", help="print a line per request")
+    p.set_defaults(func=_cmd_serve)
     return parser
 
 
@@ -561,20 +631,52 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, stream: Text
         parser.print_usage(sys.stderr)
         sys.stderr.write(f"kerasdigits: error: {exc}\n")
         return 2
-    except (KerasDigitsError, ValueError, KeyError, OSError) as exc:
-        message = (exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)).strip()
-        if isinstance(exc, OSError) and exc.strerror:
-            where = exc.filename if exc.filename is not None else "a file"
-            message = f"{where}: {exc.strerror}"
-        message = message or type(exc).__name__
-        first, _, rest = message.partition("\n")
+    except KeyboardInterrupt:
+        sys.stderr.write("kerasdigits: interrupted\n")
+        return 130
+    except (KerasDigitsError, ValueError, KeyError, TypeError, OSError) as exc:
+        if args.debug or not _expected(exc):
+            import traceback
+
+            traceback.print_exc()
+            if not args.debug:
+                sys.stderr.write("kerasdigits: an unexpected error inside "
+                                 f"{_origin(exc)}; please report it with the traceback above\n")
+            return 1
+        first, _, rest = _message(exc).partition("\n")
         sys.stderr.write(f"kerasdigits: error: {first}\n")
         if rest:
             sys.stderr.write(rest + "\n")
         return 1
-    except KeyboardInterrupt:
-        sys.stderr.write("kerasdigits: interrupted\n")
-        return 130
+
+
+def _message(exc: BaseException) -> str:
+    message = (exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)).strip()
+    if isinstance(exc, OSError) and exc.strerror:
+        where = exc.filename if exc.filename is not None else "a file"
+        message = f"{where}: {exc.strerror}"
+    return message or type(exc).__name__
+
+
+def _origin(exc: BaseException) -> str:
+    """The top-level package of the code that raised ``exc`` (``"kerasdigits"``, ``"keras"``)."""
+    tb = exc.__traceback__
+    module = "kerasdigits"
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", module))
+        tb = tb.tb_next
+    return module.split(".")[0]
+
+
+def _expected(exc: BaseException) -> bool:
+    """A failure the user can act on: kerasdigits' own errors, files, and our own checks.
+
+    A ``ValueError``/``KeyError``/``TypeError`` raised deep inside Keras, TensorFlow or NumPy
+    is a bug (ours or theirs): it gets its traceback.
+    """
+    if isinstance(exc, (KerasDigitsError, OSError)):
+        return True
+    return _origin(exc) == "kerasdigits"
 
 
 if __name__ == "__main__":  # pragma: no cover
