@@ -242,7 +242,7 @@ def test_non_chief_writes_into_a_temporary_folder(small: Dataset, tmp_path: Path
     import keras
 
     from kerasdigits import callbacks as presets
-    from kerasdigits.training._distribute import DistributedRun
+    from kerasdigits.training._run import DistributedRun
 
     run = DistributedRun(make_strategy("mirrored"))
     run.chief = False  # pretend to be worker 1
@@ -262,7 +262,7 @@ def test_non_chief_writes_into_a_temporary_folder(small: Dataset, tmp_path: Path
 def test_failure_messages_name_the_cause_and_the_way_out(tmp_path: Path) -> None:
     import tensorflow as tf
 
-    from kerasdigits.training._distribute import _failure_message, _is_peer_failure
+    from kerasdigits.training._run import _failure_message, _is_peer_failure
 
     dead = tf.errors.UnavailableError(
         None, None, "{{function_node CollectiveReduceV2}} Collective ops is aborted by: Error "

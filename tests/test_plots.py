@@ -268,6 +268,23 @@ def test_plot_history_best_epoch_sources() -> None:
             if not str(line.get_label()).startswith("_")] == ["train", "best epoch (2)"]
 
 
+def test_plot_history_marks_the_finite_minimum_when_val_loss_has_nan() -> None:
+    from kerasdigits.training._train import best_epoch
+
+    nan = float("nan")
+    history = {"loss": [0.9, 0.5, 0.4, 0.45, 0.3], "val_loss": [nan, 0.7, 0.55, nan, 0.6]}
+    assert _best_x(plots.plot_history(history).axes[0]) == [3.0, 3.0]
+    assert best_epoch(history) == 3  # the epoch train() records
+    # Sharing train()'s rule does not make plotting import TensorFlow.
+    out = _run_python(
+        "import sys\n"
+        "from kerasdigits.plots import plot_history\n"
+        "plot_history({'loss': [1.0, 0.5], 'val_loss': [float('nan'), 0.7]})\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    assert out == "False False"
+
+
 def test_plot_history_with_a_real_train_result(trained: Any) -> None:
     result, _ = trained
     fig = plots.plot_history(result)

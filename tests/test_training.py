@@ -293,6 +293,17 @@ def test_train_result_and_defaults_from_the_recipe(trained, small: Dataset) -> N
     assert evaluate(trained.model, small).accuracy > 0.6
 
 
+def test_best_epoch_is_the_finite_minimum_when_val_loss_has_nan() -> None:
+    from kerasdigits.training import _history, _train
+
+    assert _train.best_epoch is _history.best_epoch  # train() and plot_history() share it
+    nan = float("nan")
+    history = {"loss": [0.9, 0.5, 0.4, 0.45, 0.3], "val_loss": [nan, 0.7, 0.55, nan, 0.6]}
+    assert _train.best_epoch(history) == 3
+    assert _train.best_epoch({"loss": [0.5, nan, 0.2]}) == 3  # no validation: training loss
+    assert _train.best_epoch({"loss": [0.5], "val_loss": [nan]}) == 0  # nothing finite
+
+
 def test_train_is_reproducible_with_a_seed(small: Dataset) -> None:
     tiny = dataclasses.replace(small, train=small.train.take(slice(0, 600)))
     a = train("mlp256", tiny, epochs=1, seed=7, callbacks=None, verbose=0)

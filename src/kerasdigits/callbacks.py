@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import string
@@ -22,7 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from kerasdigits import _lazy
+from kerasdigits import _lazy, _validate
 from kerasdigits._errors import KerasDigitsError
 from kerasdigits._files import atomic_write_bytes
 from kerasdigits._suggest import did_you_mean
@@ -116,7 +117,9 @@ def _check_suffix(filename: str, weights_only: bool) -> None:
         )
 
 
+@functools.cache
 def _checkpoint_class() -> type:
+    """Return kerasdigits' ``ModelCheckpoint`` class (defined once, when Keras is first needed)."""
     keras = _lazy.keras()
 
     class ModelCheckpoint(keras.callbacks.ModelCheckpoint):  # type: ignore[misc,name-defined]
@@ -201,10 +204,8 @@ def _check_entry(entry: Any, i: int) -> None:
     name, epoch, metrics = entry.get("path"), entry.get("epoch"), entry.get("metrics", {})
     if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
         raise ValueError(f"entry {i}: path must be a file name in the folder, got {name!r}")
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
-        raise ValueError(f"entry {i}: epoch must be a positive int, got {epoch!r}")
-    if not isinstance(metrics, dict) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in metrics.values()):
+    _validate.positive_int(epoch, f"entry {i}: epoch")
+    if not isinstance(metrics, dict) or not all(map(_validate.is_number, metrics.values())):
         raise ValueError(f"entry {i}: metrics must map names to numbers")
 
 
@@ -226,7 +227,9 @@ def _extend_history(history: dict[str, list[float]], logs: dict[str, Any]) -> No
             history.setdefault(key, []).append(float(value))
 
 
+@functools.cache
 def _last_checkpoint_class() -> type:
+    """Return the class of :func:`last_checkpoint`'s callback (defined once, lazily)."""
     keras = _lazy.keras()
 
     class LastCheckpoint(keras.callbacks.Callback):  # type: ignore[misc,name-defined]
@@ -391,8 +394,8 @@ def early_stopping(
         min_delta: Smallest change that counts as an improvement.
         verbose: Keras verbosity (1 prints a line when stopping).
     """
-    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-        raise CallbackError(f"early_stopping patience must be an int >= 0, got {patience!r}")
+    patience = _validate.positive_int(patience, "early_stopping patience", allow_zero=True,
+                                      error=CallbackError)
     keras = _lazy.keras()
     return keras.callbacks.EarlyStopping(
         monitor=monitor,
@@ -432,11 +435,7 @@ def preset(name: str, **overrides: Any) -> list[Any]:
     Raises:
         CallbackError: Unknown preset (with suggestions) or an argument it does not take.
     """
-    if name not in PRESETS:
-        raise CallbackError(
-            f"unknown callback preset {name!r}.{did_you_mean(name, PRESETS)} "
-            f"Presets: {', '.join(PRESETS)}."
-        )
+    name = _validate.choice(name, "callback preset", PRESETS, error=CallbackError)
     ckpt_args = {"monitor", "save_best_only", "filename", "weights_only", "metrics", "validation",
                  "verbose"}
     stop_args = {"monitor", "patience", "restore_best_weights", "min_delta", "verbose"}

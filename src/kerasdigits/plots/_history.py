@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -13,7 +12,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["best_epoch_of", "history_of", "plot_history"]
+__all__ = ["history_of", "plot_history"]
 
 _NOT_METRICS = frozenset({"loss", "lr", "learning_rate"})
 _TRAIN_COLOR = "tab:blue"
@@ -52,13 +51,6 @@ def history_of(history: Any) -> tuple[dict[str, list[float]], int | None]:
         raise ValueError("the history has no 'loss' values to plot; "
                          f"it has {sorted(out) or 'no keys'}")
     return out, best
-
-
-def best_epoch_of(metrics: Mapping[str, Sequence[float]]) -> int | None:
-    """Return the 1-based epoch of the lowest validation loss (training loss without one)."""
-    key = "val_loss" if metrics.get("val_loss") else "loss"
-    finite = [(v, i) for i, v in enumerate(metrics[key]) if math.isfinite(v)]
-    return min(finite)[1] + 1 if finite else None
 
 
 def _metric_key(metrics: Mapping[str, Sequence[float]]) -> str | None:
@@ -132,8 +124,13 @@ def plot_history(history: Any, *, best_epoch: int | None = None, save: SavePath 
                 or best_epoch < 1:
             raise ValueError(f"best_epoch must be a positive int, got {best_epoch!r}")
         best: int | None = int(best_epoch)
+    elif recorded is not None:
+        best = recorded
     else:
-        best = recorded if recorded is not None else best_epoch_of(metrics)
+        # train()'s rule, imported when needed: kerasdigits.training loads more than plots need.
+        from kerasdigits.training._history import best_epoch as lowest_loss_epoch
+
+        best = lowest_loss_epoch(metrics) or None
     metric = _metric_key(metrics)
     keys = ["loss"] if metric is None else ["loss", metric]
     figure = new_figure(5.0 * len(keys), 3.8)

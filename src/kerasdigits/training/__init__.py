@@ -6,12 +6,6 @@
 
 from __future__ import annotations
 
-from kerasdigits.training._distribute import (
-    STRATEGIES,
-    WorkerFailureError,
-    is_chief,
-    make_strategy,
-)
 from kerasdigits.training._errors import RunInUseError, TrainingError
 from kerasdigits.training._evaluate import Evaluation, evaluate, evaluation_from_probabilities
 from kerasdigits.training._feeding import PixelError
@@ -23,6 +17,8 @@ from kerasdigits.training._io import (
     set_class_names,
 )
 from kerasdigits.training._predict import predict
+from kerasdigits.training._run import WorkerFailureError
+from kerasdigits.training._strategy import STRATEGIES, is_chief, make_strategy
 from kerasdigits.training._train import TrainResult, train
 
 __all__ = [

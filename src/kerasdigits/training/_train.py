@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-
-from kerasdigits import _lazy
+from kerasdigits import _keras_compat, _lazy
 from kerasdigits.datasets import Dataset, Split, load_dataset
 from kerasdigits.training._errors import TrainingError
 from kerasdigits.training._feeding import model_input_spec
+from kerasdigits.training._history import best_epoch
+from kerasdigits.training._run import LocalRun, Run
 from kerasdigits.training._rundir import (
     check_fresh_start,
     check_same_model,
@@ -26,7 +26,6 @@ from kerasdigits.training._rundir import (
 
 if TYPE_CHECKING:
     from kerasdigits.models import ModelSpec
-    from kerasdigits.training._distribute import DistributedRun
 
 __all__ = ["TrainResult", "TrainingError", "train"]
 
@@ -179,12 +178,8 @@ def _callbacks(callbacks: str | Sequence[Any] | None, directory: Path, has_valid
 
 
 def _compiled_metrics(model: Any) -> list[str]:
-    config = getattr(model, "_compile_config", None)
-    cfg = getattr(config, "config", None) or {}
-    metrics = cfg.get("metrics") or []
-    names: list[str] = []
-    for metric in metrics if isinstance(metrics, (list, tuple)) else [metrics]:
-        names.append(metric if isinstance(metric, str) else getattr(metric, "name", "metric"))
+    names = [metric if isinstance(metric, str) else getattr(metric, "name", "metric")
+             for metric in _keras_compat.compiled_metrics(model)]
     return names or ["accuracy"]
 
 
@@ -261,15 +256,16 @@ def train(
         WorkerFailureError: Under several workers, a worker died or stopped responding.
     """
 
-    def body(run: DistributedRun | None) -> TrainResult:
+    def body(run: Run) -> TrainResult:
         return _train(model_or_name, dataset, epochs=epochs, batch_size=batch_size,
                       validation=validation, callbacks=callbacks, checkpoint_dir=checkpoint_dir,
                       resume=resume, overwrite=overwrite, seed=seed, verbose=verbose, run=run,
                       **build_kwargs)
 
     if strategy is None:
-        return body(None)
-    from kerasdigits.training._distribute import resolve_strategy, run_distributed
+        return body(LocalRun())
+    from kerasdigits.training._run import run_distributed
+    from kerasdigits.training._strategy import resolve_strategy
 
     # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs anything else.
     result: TrainResult = run_distributed(resolve_strategy(strategy), body)
@@ -289,19 +285,17 @@ def _train(
     overwrite: bool,
     seed: int | None,
     verbose: int | Literal["auto"],
-    run: DistributedRun | None,
+    run: Run,
     **build_kwargs: Any,
 ) -> TrainResult:
     dataset = _as_dataset(dataset)
     if seed is not None:
         _lazy.keras().utils.set_random_seed(int(seed))
     model, spec = _resolve_model(model_or_name, dataset.num_classes, **build_kwargs)
-    if run is not None and not isinstance(model_or_name, str):
-        run.check_model(model)
+    run.check_model(model)  # a zoo name was just built in the strategy's scope
     recipe = spec.recipe if spec is not None else None
     epochs, batch_size = _epochs_and_batch_size(epochs, batch_size, recipe)
-    if run is not None:
-        run.per_replica_batch_size(batch_size)
+    run.per_replica_batch_size(batch_size)
     fraction = (recipe.validation_size if recipe and recipe.validation_size
                 else _DEFAULT_VALIDATION_FRACTION)
     dataset, val_split, val_note = _pick_validation(dataset, validation, fraction,
@@ -311,24 +305,22 @@ def _train(
     directory = (Path(checkpoint_dir) if checkpoint_dir is not None
                  else Path("checkpoints") / model.name)
     # Under a strategy only the chief writes into `directory`; the others write elsewhere.
-    write_dir = run.write_dir(directory) if run is not None else directory
+    write_dir = run.write_dir(directory)
     manages_folder = isinstance(callbacks, str) and callbacks in ("default", "logs")
     with lock_run(write_dir) if manages_folder else contextlib.nullcontext():
         model, initial_epoch, previous = _starting_point(
             model, model_or_name, directory, write_dir, epochs, resume=resume,
             overwrite=overwrite, manages_folder=manages_folder, run=run)
         _record_classes(model, dataset, model_or_name)
-        backup = None
-        if run is not None:
-            initial_epoch, previous, backup = run.backup(
-                directory, write_dir, callbacks, resume=resume, initial_epoch=initial_epoch,
-                previous=previous, epochs=epochs)
+        initial_epoch, previous, backup = run.backup(
+            directory, write_dir, callbacks, resume=resume, initial_epoch=initial_epoch,
+            previous=previous, epochs=epochs)
         patience = recipe.early_stopping_patience if recipe else None
         metrics = _compiled_metrics(model)
         cbs = _callbacks(callbacks, write_dir, val_split is not None, patience, metrics,
                          previous)
         _check_monitors(cbs, metrics, val_split is not None)
-        if run is not None and not isinstance(callbacks, str):
+        if not isinstance(callbacks, str):
             run.redirect(cbs, write_dir)
         if backup is not None:
             cbs.append(backup)
@@ -336,7 +328,7 @@ def _train(
                              cbs, seed=seed, verbose=verbose, run=run)
     new = {k: [float(v) for v in values] for k, values in history.history.items()}
     merged = {k: previous.get(k, []) + new.get(k, []) for k in new}
-    directory, paths = _written_checkpoints(cbs, directory, write_dir, run)
+    directory, paths = _written_checkpoints(cbs, directory, write_dir)
     return TrainResult(model=model, history=merged, best_epoch=best_epoch(merged), wall_time=wall,
                        epochs_run=len(new.get("loss", [])), initial_epoch=initial_epoch,
                        checkpoint_dir=directory if paths else None, checkpoint_paths=paths,
@@ -353,12 +345,12 @@ def _as_dataset(dataset: Dataset | str) -> Dataset:
 
 def _epochs_and_batch_size(epochs: int | None, batch_size: int | None, recipe: Any
                            ) -> tuple[int, int]:
+    from kerasdigits._validate import positive_int
+
     epochs = epochs if epochs is not None else (recipe.epochs if recipe else 10)
     batch_size = batch_size if batch_size is not None else (recipe.batch_size if recipe else 128)
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise TrainingError(f"{name} must be a positive int, got {value!r}")
-    return epochs, batch_size
+    return (positive_int(epochs, "epochs", error=TrainingError),
+            positive_int(batch_size, "batch_size", error=TrainingError))
 
 
 def _check_split_sizes(dataset: Dataset, val_split: Split | None, val_note: str) -> None:
@@ -386,7 +378,7 @@ def _compile(model: Any, spec: ModelSpec | None, model_or_name: Any, *, steps: i
 
 def _starting_point(model: Any, model_or_name: Any, directory: Path, write_dir: Path,
                     epochs: int, *, resume: bool, overwrite: bool, manages_folder: bool,
-                    run: DistributedRun | None) -> tuple[Any, int, dict[str, list[float]]]:
+                    run: Run) -> tuple[Any, int, dict[str, list[float]]]:
     """Return ``(model, initial_epoch, history so far)``: resumed, or a fresh start."""
     if not resume:
         if manages_folder:
@@ -398,8 +390,7 @@ def _starting_point(model: Any, model_or_name: Any, directory: Path, write_dir: 
     from kerasdigits.training._io import load_model
 
     point = resume_point(directory)
-    if run is not None:
-        run.agree(point.epoch if point else 0, "the checkpoint to resume from")
+    run.agree(point.epoch if point else 0, "the checkpoint to resume from")
     if point is None:
         print(f"resume: no checkpoint in {directory}; starting from epoch 1", file=sys.stderr)
         return model, 0, {}
@@ -431,43 +422,27 @@ def _check_monitors(cbs: Sequence[Any], metrics: Sequence[str], has_validation: 
 
 def _fit(model: Any, train: Split, val_split: Split | None, batch_size: int, epochs: int,
          initial_epoch: int, cbs: list[Any], *, seed: int | None,
-         verbose: int | Literal["auto"], run: DistributedRun | None) -> tuple[Any, float]:
+         verbose: int | Literal["auto"], run: Run) -> tuple[Any, float]:
     """Build the pipelines and run ``model.fit``; return Keras's history and the wall time."""
-    shuffle_seed = run.shuffle_seed(seed) if run is not None else seed
-    train_data = _pipeline(train, model, batch_size, shuffle=True, seed=shuffle_seed)
+    train_data = _pipeline(train, model, batch_size, shuffle=True, seed=run.shuffle_seed(seed))
     val_data = (_pipeline(val_split, model, max(batch_size, 256), shuffle=False, seed=None)
                 if val_split is not None else None)
-    if run is not None:
-        train_data, val_data = run.shard(train_data), run.shard(val_data)
+    train_data, val_data = run.shard(train_data), run.shard(val_data)
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
     start = time.perf_counter()
-    fitting = (run.fitting(model, train_data.element_spec) if run is not None
-               else contextlib.nullcontext())
-    with fitting:
+    with run.fitting(model, train_data.element_spec):
         history = model.fit(train_data, validation_data=val_data, epochs=epochs, shuffle=False,
                             initial_epoch=initial_epoch, callbacks=cbs, verbose=verbose)
     return history, time.perf_counter() - start
 
 
-def best_epoch(history: dict[str, list[float]]) -> int:
-    """The 1-based epoch of the lowest validation loss (training loss without validation).
-
-    NaN values (a diverged epoch) are never the best; ``0`` when there is no finite value.
-    """
-    key = "val_loss" if "val_loss" in history else "loss"
-    values = np.asarray(history.get(key) or [], dtype=float)
-    if not np.isfinite(values).any():
-        return 0
-    return int(np.nanargmin(np.where(np.isfinite(values), values, np.nan))) + 1
-
-
-def _written_checkpoints(cbs: Sequence[Any], directory: Path, write_dir: Path,
-                         run: DistributedRun | None) -> tuple[Path, tuple[Path, ...]]:
+def _written_checkpoints(cbs: Sequence[Any], directory: Path, write_dir: Path
+                         ) -> tuple[Path, tuple[Path, ...]]:
     """The checkpoint folder to report and the checkpoint files written, oldest first."""
     # Every folder a kerasdigits checkpoint callback wrote into (presets or an explicit list).
     folders = list(dict.fromkeys(Path(cb.directory) for cb in cbs if hasattr(cb, "directory")))
-    if run is not None and write_dir != directory:  # a non-chief worker: report the chief's
+    if write_dir != directory:  # a non-chief worker: report the chief's
         folders = [directory if f == write_dir else f for f in folders
                    if f == write_dir or write_dir not in f.parents]
     paths = tuple(p for folder in folders for p in _checkpoint_files(folder))
