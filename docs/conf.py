@@ -84,6 +84,10 @@ napoleon_numpy_docstring = False
 napoleon_include_init_with_doc = False
 napoleon_use_rtype = False
 napoleon_attr_annotations = True
+# Types are written with the public path of kerasdigits' objects, not the private module that
+# defines them (docs/_ext/kd_docs.py rewrites them). Literal["auto", "test"] is shown as
+# 'auto' | 'test': after a Literal[...], Sphinx 9 stops linking the rest of a union.
+python_display_short_literal_types = True
 
 # -- doctest -----------------------------------------------------------------------------------
 

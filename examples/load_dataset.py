@@ -12,9 +12,13 @@ import argparse
 
 from kerasdigits import flatten, load_dataset, normalize, one_hot
 
+# --help shows the docstring up to "Usage:" (argparse prints its own usage line).
+DESCRIPTION = __doc__.partition("\nUsage:")[0].replace("``", "").strip()
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="mnist")
     parser.add_argument("--quick", action="store_true", help="use the bundled sample")
     args = parser.parse_args()

@@ -20,8 +20,13 @@ from kerasdigits import callbacks, evaluate, load_dataset, train
 
 FILENAME = "mnist-{epoch:02d}-{val_loss:.4f}.keras"  # epoch 3, val_loss 0.0712: mnist-03-0.0712
 
+# --help shows the docstring up to "Usage:" (argparse prints its own usage line).
+DESCRIPTION = __doc__.partition("\nUsage:")[0].replace("``", "").strip()
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="bundled sample, 1 epoch")
     parser.add_argument("--out", default="runs/mnist_checkpoint_early_stopping",
                         help="folder for checkpoints")

@@ -16,9 +16,13 @@ import argparse
 
 from kerasdigits import evaluate, load_dataset, train
 
+# --help shows the docstring up to "Usage:" (argparse prints its own usage line).
+DESCRIPTION = __doc__.partition("\nUsage:")[0].replace("``", "").strip()
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="bundled sample, 1 epoch")
     parser.add_argument("--out", default="runs/mnist_dense256", help="folder for checkpoints")
     parser.add_argument("--seed", type=int, default=0)

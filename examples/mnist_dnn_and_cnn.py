@@ -21,8 +21,13 @@ from kerasdigits import evaluate, load_dataset, train
 MODELS = {"DNN": "sigmoid4x256", "CNN": "convnet"}
 
 
+# --help shows the docstring up to "Usage:" (argparse prints its own usage line).
+DESCRIPTION = __doc__.partition("\nUsage:")[0].replace("``", "").strip()
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="bundled sample, 1 epoch each")
     parser.add_argument("--out", default="runs/mnist_dnn_and_cnn", help="folder for checkpoints")
     parser.add_argument("--seed", type=int, default=0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pprint
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -195,6 +196,53 @@ def alias_names() -> set[str]:
             if home is not None and home != modname:
                 names.add(f"{modname}.{name}")
     return names
+
+
+def public_paths() -> dict[str, str]:
+    """Map the defining path of each public class and function to its documented path.
+
+    ``{"kerasdigits.datasets._dataset.Split": "kerasdigits.datasets.Split", ...}``: objects
+    are defined in private modules and exported by public ones, so their ``__module__`` (which
+    autodoc and napoleon use to write types) is private. Only objects whose paths differ are
+    listed.
+    """
+    api = check_api_docs.public_api()
+    homes = canonical_homes(api)
+    paths: dict[str, str] = {}
+    for modname, names in api.items():
+        module = importlib.import_module(modname)
+        for name in names:
+            obj = getattr(module, name)
+            if _kind(obj) in ("data", "module"):
+                continue
+            home = homes.get(id(obj), modname)
+            defined = f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', name)}"
+            if defined != f"{home}.{name}":
+                paths.setdefault(defined, f"{home}.{name}")
+    return paths
+
+
+_DOTTED = re.compile(rf"~?\b{PACKAGE}(?:\.\w+)+")
+
+
+def publicize(text: str, paths: Mapping[str, str]) -> str:
+    """Replace private paths of public objects in ``text`` by ``~`` and their public paths.
+
+    ``kerasdigits.datasets._dataset.Split | None`` becomes ``~kerasdigits.datasets.Split |
+    None`` (a link showing ``Split``); ``...Dataset.to_tf`` keeps its attribute part. Other
+    dotted names are left alone.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        dotted = match.group(0).lstrip("~")
+        parts = dotted.split(".")
+        for end in range(len(parts), 1, -1):
+            public = paths.get(".".join(parts[:end]))
+            if public is not None:
+                return "~" + ".".join([public, *parts[end:]])
+        return match.group(0)
+
+    return _DOTTED.sub(replace, text)
 
 
 def generate(outdir: Path) -> dict[str, str]:

@@ -10,6 +10,12 @@ On ``builder-inited`` it writes, into ``docs/_generated/`` (not in git):
 
 Files are only rewritten when their contents change, so an unchanged page is not re-read.
 
+The public names are defined in private modules (``kerasdigits.datasets._dataset.Split``), and
+autodoc and napoleon write types with the defining module. So that the reference shows and
+links the public paths (``kerasdigits.datasets.Split``), the extension rewrites them in the
+``:type:`` fields napoleon writes, in the recorded type hints, in "Bases:" lines and in the
+targets of cross-references (``kd_api.public_paths``); the source stays as it is.
+
 On ``build-finished`` it checks that every public module and every name in a public module's
 ``__all__`` is a documented Python object, and that each has documentation of its own
 (``scripts/check_api_docs.py``, also runnable on ``objects.inv`` after the build); problems are
@@ -19,6 +25,7 @@ warnings (errors with ``-W``) and make the build's exit status non-zero.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import time
 from pathlib import Path
@@ -104,6 +111,68 @@ def mark_aliases(app: Sphinx, env: Any) -> None:
             objects[name] = objects[name]._replace(aliased=True)
 
 
+_TYPE_FIELD = re.compile(r"^\s*:(?:type|vartype|rtype)\b")
+
+
+def _paths(app: Sphinx) -> dict[str, str]:
+    paths = getattr(app, "_kd_public_paths", None)
+    if paths is None:
+        paths = kd_api.public_paths()
+        app._kd_public_paths = paths  # type: ignore[attr-defined]
+    return paths
+
+
+def public_docstring_paths(app: Sphinx, what: str, name: str, obj: Any, options: Any,
+                           lines: list[str]) -> None:
+    """Write public paths into docstrings (after napoleon: its ``:type:`` lines included).
+
+    Napoleon writes an attribute's annotation with its defining module
+    (``kerasdigits.datasets._dataset.Split``); the reader should see and follow the public
+    name.
+    """
+    paths = _paths(app)
+    lines[:] = [kd_api.publicize(line, paths) if _TYPE_FIELD.match(line) else line
+                for line in lines]
+
+
+def public_typehint_paths(app: Sphinx, domain: str, objtype: str, contentnode: Any) -> None:
+    """Write public paths into the recorded type hints, before autodoc adds them to the page."""
+    annotations = getattr(getattr(app.env, "current_document", None), "autodoc_annotations",
+                          None)
+    if annotations is None:  # Sphinx < 9
+        annotations = app.env.temp_data.get("annotations", {})
+    paths = _paths(app)
+    for hints in annotations.values():
+        for key, value in hints.items():
+            hints[key] = kd_api.publicize(value, paths)
+
+
+def public_bases(app: Sphinx, name: str, obj: Any, options: Any, bases: list[Any]) -> None:
+    """Show the public path of a base class defined in a private module ("Bases: ...")."""
+    paths = _paths(app)
+    for i, base in enumerate(bases):
+        defined = f"{getattr(base, '__module__', '')}.{getattr(base, '__qualname__', '')}"
+        if defined in paths:
+            bases[i] = f":py:class:`~{paths[defined]}`"
+
+
+def public_xref_targets(app: Sphinx, doctree: Any) -> None:
+    """Point the remaining cross-references at public paths (signatures of overloads...).
+
+    Their text is already short (``CompileSettings``); this fixes the target, which the HTML
+    shows as the link's tooltip.
+    """
+    from sphinx import addnodes
+
+    paths = _paths(app)
+    for node in doctree.findall(addnodes.pending_xref):
+        target = node.get("reftarget", "")
+        if node.get("refdomain") == "py" and target.startswith(kd_api.PACKAGE + "."):
+            public = kd_api.publicize(target, paths).lstrip("~")
+            if public != target:
+                node["reftarget"] = public
+
+
 def check_api(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None:
         return
@@ -120,6 +189,12 @@ def check_api(app: Sphinx, exception: Exception | None) -> None:
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("builder-inited", generate)
+    # After napoleon (priority 500) has turned "Attributes:" into ":type:" lines.
+    app.connect("autodoc-process-docstring", public_docstring_paths, priority=600)
+    # Before autodoc's own handler (500) merges the type hints into the field lists.
+    app.connect("object-description-transform", public_typehint_paths, priority=400)
+    app.connect("autodoc-process-bases", public_bases)
+    app.connect("doctree-read", public_xref_targets)
     app.connect("env-updated", mark_aliases)
     app.connect("build-finished", check_api)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
