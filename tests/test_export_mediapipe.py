@@ -92,6 +92,6 @@ def test_without_metadata_mediapipe_refuses_float_input(trained: Any, data: Data
                                                         tmp_path: Path) -> None:
     """The error of the tutorials, reproduced: the metadata is what makes the file usable."""
     result = export_tflite(trained, tmp_path / "bare.tflite", target="mlkit", metadata=False,
-                           dataset=data, verify=False)
+                           input_dtype="float32", dataset=data, verify=False)
     with pytest.raises(Exception, match="requires specifying NormalizationOptions metadata"):
         classify(result.path, data.test.images[:1])

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import zipfile
 from io import BytesIO
+from pathlib import Path
+from typing import Any
 
 import flatbuffers
 import numpy as np
@@ -218,3 +220,195 @@ def test_importing_export_does_not_import_tensorflow() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+# ------------------------------------------------------------ reading files from elsewhere
+
+
+def _zip_of(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    stream = BytesIO()
+    with zipfile.ZipFile(stream, "w", compression=compression) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return stream.getvalue()
+
+
+def test_packed_files_refuses_a_member_over_the_limit_before_reading_it() -> None:
+    from kerasdigits.export._pack import MAX_PACKED_FILE_BYTES
+
+    size = MAX_PACKED_FILE_BYTES + 1
+    model = _tiny_model() + _zip_of({"labels.txt": bytes(size)})
+    with pytest.raises(ExportError, match=rf"'labels\.txt' .*{size:,} bytes.*"
+                                          rf"{MAX_PACKED_FILE_BYTES:,}"):
+        packed_files(model)
+
+
+def test_packed_files_limits_the_number_and_total_size_of_members(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import kerasdigits.export._pack as pack
+
+    many = _tiny_model() + _zip_of({f"f{i}.txt": b"x" for i in range(pack.MAX_PACKED_FILES + 1)})
+    with pytest.raises(ExportError, match=f"{pack.MAX_PACKED_FILES + 1} files.*limit is "
+                                          f"{pack.MAX_PACKED_FILES}"):
+        packed_files(many)
+    monkeypatch.setattr(pack, "MAX_PACKED_TOTAL_BYTES", 100)
+    model = _tiny_model() + _zip_of({"a.txt": bytes(60), "b.txt": bytes(60)})
+    with pytest.raises(ExportError, match=r"'b\.txt'.* 100 bytes"):
+        packed_files(model)
+
+
+def test_packed_files_refuses_other_compressions_and_encryption() -> None:
+    model = _tiny_model() + _zip_of({"labels.txt": b"a\n"}, zipfile.ZIP_BZIP2)
+    with pytest.raises(ExportError, match=r"'labels\.txt'.*compression"):
+        packed_files(model)
+    data = bytearray(model[: len(_tiny_model())] + _zip_of({"labels.txt": b"a\n"}))
+    for signature, field in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # general purpose flags
+        data[bytes(data).rfind(signature) + field] |= 1
+    with pytest.raises(ExportError, match=r"'labels\.txt'.*encrypted"):
+        packed_files(bytes(data))
+
+
+def test_packed_files_turns_a_corrupt_zip_into_export_error() -> None:
+    model = bytearray(_tiny_model() + _zip_of({"labels.txt": b"a\nb\n" * 100}))
+    start = bytes(model).find(b"PK\x03\x04") + 30 + len("labels.txt")
+    model[start: start + 8] = b"\xff" * 8  # garbage deflate stream
+    with pytest.raises(ExportError, match="zip"):
+        packed_files(bytes(model))
+
+
+def _file_with_labels(tmp_path: Path, content: bytes) -> Path:
+    meta = _digits_metadata()
+    out = pack_model(_tiny_model(), entries={"TFLITE_METADATA": encode_metadata(meta)},
+                     files={"labels.txt": content})
+    path = tmp_path / "labels.tflite"
+    path.write_bytes(out)
+    return path
+
+
+def test_read_metadata_limits_labels(tmp_path: Path) -> None:
+    from kerasdigits.export import read_metadata
+    from kerasdigits.export._metadata import MAX_LABEL_LENGTH, MAX_LABELS
+
+    path = _file_with_labels(tmp_path, b"a\n" * MAX_LABELS)
+    assert len(read_metadata(path).labels) == MAX_LABELS
+    path = _file_with_labels(tmp_path, b"a\n" * (MAX_LABELS + 1))
+    with pytest.raises(ExportError, match=rf"^{path}: .*'labels\.txt'.*{MAX_LABELS:,}"):
+        read_metadata(path)
+    path = _file_with_labels(tmp_path, b"ok\n" + b"x" * (MAX_LABEL_LENGTH + 1) + b"\n")
+    with pytest.raises(ExportError, match=rf"^{path}: .*'labels\.txt'.*line 2.*"
+                                          rf"{MAX_LABEL_LENGTH:,}"):
+        read_metadata(path)
+    path = _file_with_labels(tmp_path, b"\xff\xfe\n")
+    with pytest.raises(ExportError, match=rf"^{path}: .*'labels\.txt'.*UTF-8"):
+        read_metadata(path)
+
+
+def test_decode_metadata_limits_its_size_and_shared_tables() -> None:
+    from kerasdigits.export._metadata import MAX_METADATA_BYTES
+
+    with pytest.raises(ExportError, match=f"{MAX_METADATA_BYTES:,}"):
+        decode_metadata(b"\x00" * 4 + b"M001" + bytes(MAX_METADATA_BYTES))
+    # 20,000 output tensors that are all the same table with a 1,000-character name: a
+    # 90 KB buffer that would decode to 20 MB of names.
+    b = flatbuffers.Builder(1024)
+    name = b.CreateString("n" * 1000)
+    b.StartObject(7)
+    b.PrependUOffsetTRelativeSlot(0, name, 0)
+    tensor = b.EndObject()
+    b.StartVector(4, 20000, 4)
+    for _ in range(20000):
+        b.PrependUOffsetTRelative(tensor)
+    outputs = b.EndVector()
+    b.StartObject(10)
+    b.PrependUOffsetTRelativeSlot(3, outputs, 0)
+    subgraph = b.EndObject()
+    b.StartVector(4, 1, 4)
+    b.PrependUOffsetTRelative(subgraph)
+    subgraphs = b.EndVector()
+    b.StartObject(8)
+    b.PrependUOffsetTRelativeSlot(3, subgraphs, 0)
+    b.Finish(b.EndObject(), file_identifier=b"M001")
+    with pytest.raises(ExportError, match="more data than"):
+        decode_metadata(bytes(b.Output()))
+
+
+def _tiny_variant(change: Any) -> bytes:
+    fb = schema()
+    obj = fb.ModelT.InitFromObj(fb.Model.GetRootAs(_tiny_model(), 0))
+    change(obj)
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(obj.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _external_metadata(obj: Any) -> None:
+    entry = schema().MetadataT()
+    entry.name, entry.buffer = "far", 3
+    obj.buffers[3].data, obj.buffers[3].offset, obj.buffers[3].size = None, 10**6, 10
+    obj.metadata = [entry]
+
+
+def _metadata_entry(buffer: int) -> Any:
+    def change(obj: Any) -> None:
+        entry = schema().MetadataT()
+        entry.name, entry.buffer = "bad", buffer
+        obj.metadata = [entry]
+    return change
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda o: setattr(o.subgraphs[0].operators[0], "opcodeIndex", 5), "operator code 5"),
+    (lambda o: setattr(o.subgraphs[0].operators[0], "inputs", [0, 9]), "tensor 9"),
+    (lambda o: setattr(o.subgraphs[0].operators[0], "outputs", [-2]), "tensor -2"),
+    (lambda o: setattr(o.subgraphs[0], "inputs", [7]), "tensor 7"),
+    (lambda o: setattr(o.subgraphs[0].tensors[0], "buffer", 99), "buffer 99"),
+    (lambda o: setattr(o, "subgraphs", []), "no subgraph"),
+    (_metadata_entry(42), "buffer 42"),
+    (_external_metadata, "outside the file"),
+])
+def test_summarize_model_checks_indices_and_offsets(change: Any, message: str) -> None:
+    model = _tiny_variant(change)
+    with pytest.raises(ExportError, match=message):
+        summarize_model(model)
+    with pytest.raises(ExportError, match=message):
+        model_entries(model)
+
+
+def test_printable_escapes_controls_and_bidi_overrides() -> None:
+    from kerasdigits.export._inspect import printable
+
+    assert printable("plain, ünïcode 数字 ok") == "plain, ünïcode 数字 ok"
+    assert printable("a\nb\r\tc\x00\x1b[2J\x7f\x85\x9b") == (
+        "a\\nb\\r\\tc\\x00\\x1b[2J\\x7f\\x85\\x9b")
+    assert printable("\u202eevil\u202c \u2066x\u2069 \u200f \u2028 \u2029") == (
+        "\\u202eevil\\u202c \\u2066x\\u2069 \\u200f \\u2028 \\u2029")
+
+
+def test_summarize_model_refuses_tables_shared_many_times() -> None:
+    """2,000 references to one subgraph of 2,000 operators: 4 million ops from 16 KB."""
+    fb = schema()
+    b = flatbuffers.Builder(1024)
+    fb.OperatorStart(b)
+    op = fb.OperatorEnd(b)
+    fb.SubGraphStartOperatorsVector(b, 2000)
+    for _ in range(2000):
+        b.PrependUOffsetTRelative(op)
+    operators = b.EndVector()
+    fb.SubGraphStart(b)
+    fb.SubGraphAddOperators(b, operators)
+    graph = fb.SubGraphEnd(b)
+    fb.ModelStartSubgraphsVector(b, 2000)
+    for _ in range(2000):
+        b.PrependUOffsetTRelative(graph)
+    graphs = b.EndVector()
+    fb.OperatorCodeStart(b)
+    code = fb.OperatorCodeEnd(b)
+    fb.ModelStartOperatorCodesVector(b, 1)
+    b.PrependUOffsetTRelative(code)
+    codes = b.EndVector()
+    fb.ModelStart(b)
+    fb.ModelAddSubgraphs(b, graphs)
+    fb.ModelAddOperatorCodes(b, codes)
+    b.Finish(fb.ModelEnd(b), file_identifier=b"TFL3")
+    with pytest.raises(ExportError, match="references more data than its"):
+        summarize_model(bytes(b.Output()))

@@ -354,3 +354,23 @@ def test_train_errors(small: Dataset) -> None:
         train(build("mlp256"), small, epochs=1, dropout=0.1, verbose=0)
     with pytest.raises(TrainingError, match="Dataset or a name"):
         train("mlp256", [1, 2, 3], verbose=0)  # type: ignore[arg-type]
+    for bad in ({"epochs": 0}, {"epochs": True}, {"batch_size": 2.5}):
+        with pytest.raises(TrainingError, match=f"^{next(iter(bad))} must be a positive int"):
+            train("mlp256", small, verbose=0, **bad)  # type: ignore[arg-type]
+
+
+def test_the_schedule_spans_the_epochs_asked_for() -> None:
+    """fast_mlp's cosine schedule reaches zero at the end of the run, however long it is."""
+    from kerasdigits import load_dataset, train
+
+    ds = load_dataset("mnist_sample")
+    small = ds.__class__(name=ds.name, train=ds.train.take(slice(0, 512)), validation=None,
+                         test=ds.test.take(slice(0, 100)), class_names=ds.class_names,
+                         source=ds.source)
+    result = train("fast_mlp", small, epochs=2, batch_size=128, callbacks=None,
+                   validation="none", verbose=0, seed=0)
+    schedule = result.model.optimizer.get_config()["learning_rate"]["config"]
+    steps = 512 // 128
+    assert schedule["warmup_steps"] + schedule["decay_steps"] == 2 * steps
+    lr = result.model.optimizer.learning_rate
+    assert float(lr) == pytest.approx(0.0, abs=1e-9)  # decayed to zero after both epochs

@@ -21,32 +21,42 @@ Example:
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import flatbuffers  # type: ignore[import-untyped]
-from flatbuffers import number_types
-from flatbuffers.table import Table  # type: ignore[import-untyped]
 
 from kerasdigits.export._errors import ExportError
+from kerasdigits.export._pack import FlatBufferReader, FlatTable
 
 __all__ = [
     "ASSOCIATED_FILE_TYPES",
     "COLOR_SPACES",
     "FILE_IDENTIFIER",
+    "MAX_LABELS",
+    "MAX_LABEL_LENGTH",
+    "MAX_METADATA_BYTES",
     "MIN_PARSER_VERSION",
     "AssociatedFileInfo",
     "ModelMetadataInfo",
     "TensorMetadataInfo",
     "decode_metadata",
     "encode_metadata",
+    "parse_labels",
 ]
 
 #: The metadata FlatBuffer's file identifier.
 FILE_IDENTIFIER = b"M001"
 #: The oldest metadata parser that understands every field this module writes.
 MIN_PARSER_VERSION = "1.0.0"
+#: Largest metadata FlatBuffer :func:`decode_metadata` reads: 1 MiB (kerasdigits writes
+#: about 1 KB; names, descriptions and normalization values are all it holds).
+MAX_METADATA_BYTES = 2**20
+#: Most lines a labels file may have (:func:`parse_labels`).
+MAX_LABELS = 100_000
+#: Longest label, in characters (:func:`parse_labels`).
+MAX_LABEL_LENGTH = 1_000
 
 #: ``AssociatedFileType`` enum values by name.
 ASSOCIATED_FILE_TYPES: Mapping[str, int] = {
@@ -161,14 +171,48 @@ class ModelMetadataInfo:
     def labels(self) -> tuple[str, ...]:
         """The class names, from the first output's ``TENSOR_AXIS_LABELS`` file, line by line.
 
-        Empty when there is no such file (or it was not packed).
+        Empty when there is no such file (or it was not packed). See :func:`parse_labels`
+        for the limits.
         """
         for tensor in self.outputs[:1]:
             for file in tensor.associated_files:
                 if file.type == "TENSOR_AXIS_LABELS" and file.name in self.files:
-                    text = self.files[file.name].decode("utf-8")
-                    return tuple(line.rstrip("\r") for line in text.split("\n") if line.strip())
+                    return parse_labels(self.files[file.name], file.name)
         return ()
+
+
+def parse_labels(content: bytes, name: str) -> tuple[str, ...]:
+    """Split a labels file (one label per line, UTF-8) into labels; blank lines are skipped.
+
+    Args:
+        content: The file's bytes.
+        name: Its name in the zip, for the messages.
+
+    Returns:
+        The labels, without their line endings.
+
+    Raises:
+        ExportError: The file is not UTF-8, has more than :data:`MAX_LABELS` lines (100,000)
+            or a line longer than :data:`MAX_LABEL_LENGTH` characters (1,000).
+    """
+    where = f"associated file {name!r}"
+    if content.count(b"\n") > MAX_LABELS:
+        raise ExportError(f"{where} has more than {MAX_LABELS:,} lines, the limit for labels")
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ExportError(f"{where} is not UTF-8 text (byte {exc.start:,}: {exc.reason})"
+                          ) from exc
+    labels = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if len(line) > MAX_LABEL_LENGTH:
+            raise ExportError(f"{where}: line {number:,} has {len(line):,} characters; the "
+                              f"limit for a label is {MAX_LABEL_LENGTH:,}")
+        if line.strip():
+            labels.append(line.rstrip("\r"))
+    if len(labels) > MAX_LABELS:
+        raise ExportError(f"{where} has more than {MAX_LABELS:,} labels, the limit")
+    return tuple(labels)
 
 
 # --------------------------------------------------------------------------------- writing
@@ -330,67 +374,25 @@ def _tensor(b: flatbuffers.Builder, t: TensorMetadataInfo) -> int:
 # --------------------------------------------------------------------------------- reading
 
 
-class _Reader:
-    """Field access on one FlatBuffer table, by field number."""
-
-    def __init__(self, buf: bytes | bytearray, pos: int) -> None:
-        self.tab = Table(buf, pos)
-
-    def _offset(self, slot: int) -> int:
-        return int(self.tab.Offset(4 + 2 * slot))
-
-    def string(self, slot: int) -> str:
-        o = self._offset(slot)
-        if not o:
-            return ""
-        return bytes(self.tab.String(o + self.tab.Pos)).decode("utf-8", errors="replace")
-
-    def scalar(self, slot: int, flags: Any, default: int = 0) -> int:
-        o = self._offset(slot)
-        return int(self.tab.Get(flags, o + self.tab.Pos)) if o else default
-
-    def table(self, slot: int) -> _Reader | None:
-        o = self._offset(slot)
-        if not o:
-            return None
-        return _Reader(self.tab.Bytes, self.tab.Indirect(o + self.tab.Pos))
-
-    def tables(self, slot: int) -> list[_Reader]:
-        o = self._offset(slot)
-        if not o:
-            return []
-        start = self.tab.Vector(o)
-        return [
-            _Reader(self.tab.Bytes, self.tab.Indirect(start + 4 * i))
-            for i in range(self.tab.VectorLen(o))
-        ]
-
-    def floats(self, slot: int) -> tuple[float, ...]:
-        o = self._offset(slot)
-        if not o:
-            return ()
-        start = self.tab.Vector(o)
-        return tuple(
-            float(self.tab.Get(number_types.Float32Flags, start + 4 * i))
-            for i in range(self.tab.VectorLen(o))
-        )
-
-
 def decode_metadata(buf: bytes | bytearray) -> ModelMetadataInfo:
     """Parse a ``metadata_schema.fbs`` FlatBuffer.
 
     Tables and union members that kerasdigits does not write (bounding boxes, tokenizers, score
     calibration...) are skipped; everything :func:`encode_metadata` writes reads back equal.
+    The buffer is read through a bounds-checked
+    :class:`~kerasdigits.export._pack.FlatBufferReader`: every offset, vector and string is
+    checked, and at most about twice the buffer's size is read in all.
 
     Args:
-        buf: The FlatBuffer (the ``TFLITE_METADATA`` buffer of a model).
+        buf: The FlatBuffer (the ``TFLITE_METADATA`` buffer of a model), at most
+            :data:`MAX_METADATA_BYTES` (1 MiB).
 
     Returns:
         The metadata, with an empty ``files`` mapping.
 
     Raises:
-        ExportError: The buffer is not a metadata FlatBuffer (wrong file identifier) or is
-            truncated.
+        ExportError: The buffer is not a metadata FlatBuffer (wrong file identifier), is
+            larger than :data:`MAX_METADATA_BYTES`, or is truncated or corrupt.
     """
     data = bytes(buf)
     if len(data) < 8 or data[4:8] != FILE_IDENTIFIER:
@@ -398,63 +400,71 @@ def decode_metadata(buf: bytes | bytearray) -> ModelMetadataInfo:
             f"not a TFLite metadata buffer (file identifier {data[4:8]!r}, expected "
             f"{FILE_IDENTIFIER!r})"
         )
-    try:
-        root = _Reader(data, int(number_types.UOffsetTFlags.py_type.from_bytes(data[:4], "little")))
-        subgraphs = root.tables(3)
-        inputs: tuple[TensorMetadataInfo, ...] = ()
-        outputs: tuple[TensorMetadataInfo, ...] = ()
-        subgraph_name = ""
-        if subgraphs:
-            sub = subgraphs[0]
-            subgraph_name = sub.string(0)
-            inputs = tuple(_read_tensor(t) for t in sub.tables(2))
-            outputs = tuple(_read_tensor(t) for t in sub.tables(3))
-        return ModelMetadataInfo(
-            name=root.string(0),
-            description=root.string(1),
-            version=root.string(2),
-            author=root.string(4),
-            license=root.string(5),
-            inputs=inputs,
-            outputs=outputs,
-            subgraph_name=subgraph_name,
-            min_parser_version=root.string(7),
-        )
-    except (IndexError, ValueError, UnicodeDecodeError) as exc:  # a truncated buffer
-        raise ExportError(f"corrupt TFLite metadata buffer: {exc}") from exc
+    if len(data) > MAX_METADATA_BYTES:
+        raise ExportError(f"the TFLite metadata buffer has {len(data):,} bytes; the limit is "
+                          f"{MAX_METADATA_BYTES:,}")
+    root = FlatBufferReader(data, "TFLite metadata buffer").root(FILE_IDENTIFIER)
+    subgraphs = root.tables(3)
+    inputs: tuple[TensorMetadataInfo, ...] = ()
+    outputs: tuple[TensorMetadataInfo, ...] = ()
+    subgraph_name = ""
+    if subgraphs:
+        sub = subgraphs[0]
+        subgraph_name = sub.string(0)
+        inputs = tuple(_read_tensor(t) for t in sub.tables(2))
+        outputs = tuple(_read_tensor(t) for t in sub.tables(3))
+    return ModelMetadataInfo(
+        name=root.string(0),
+        description=root.string(1),
+        version=root.string(2),
+        author=root.string(4),
+        license=root.string(5),
+        inputs=inputs,
+        outputs=outputs,
+        subgraph_name=subgraph_name,
+        min_parser_version=root.string(7),
+    )
 
 
-def _read_tensor(t: _Reader) -> TensorMetadataInfo:
+_U8 = struct.Struct("<B")
+_I8 = struct.Struct("<b")
+_U32 = struct.Struct("<I")
+
+
+def _read_floats(t: FlatTable, slot: int) -> tuple[float, ...]:
+    return tuple(float(v) for v in t.numbers(slot, "f"))
+
+
+def _read_tensor(t: FlatTable) -> TensorMetadataInfo:
     content = color_space = None
     image_size = None
     c = t.table(3)
     if c is not None:
-        kind = c.scalar(0, number_types.Uint8Flags)
+        kind = int(c.scalar(0, _U8))
         content = _CONTENT_KINDS.get(kind)
         props = c.table(1)
         if kind == _CONTENT_IMAGE and props is not None:
-            color_space = _name_of(COLOR_SPACES, props.scalar(0, number_types.Int8Flags))
+            color_space = _name_of(COLOR_SPACES, int(props.scalar(0, _I8)))
             size = props.table(1)
             if size is not None:
-                width = size.scalar(0, number_types.Uint32Flags)
-                image_size = (width, size.scalar(1, number_types.Uint32Flags))
+                image_size = (int(size.scalar(0, _U32)), int(size.scalar(1, _U32)))
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
     for unit in t.tables(4):
         options = unit.table(1)
-        kind = unit.scalar(0, number_types.Uint8Flags)
+        kind = int(unit.scalar(0, _U8))
         if kind == _OPTIONS_NORMALIZATION and options is not None:
-            mean, std = options.floats(0), options.floats(1)
+            mean, std = _read_floats(options, 0), _read_floats(options, 1)
     stats_min: tuple[float, ...] = ()
     stats_max: tuple[float, ...] = ()
     stats = t.table(5)
     if stats is not None:
-        stats_max, stats_min = stats.floats(0), stats.floats(1)
+        stats_max, stats_min = _read_floats(stats, 0), _read_floats(stats, 1)
     files = tuple(
         AssociatedFileInfo(
             name=f.string(0),
             description=f.string(1),
-            type=_name_of(ASSOCIATED_FILE_TYPES, f.scalar(2, number_types.Int8Flags)),
+            type=_name_of(ASSOCIATED_FILE_TYPES, int(f.scalar(2, _I8))),
             locale=f.string(3),
         )
         for f in t.tables(6)

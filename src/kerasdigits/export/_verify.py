@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,8 @@ from kerasdigits.export._pack import (
     METADATA_NAME,
     ModelSummary,
     model_entries,
+    read_tflite,
+    reading,
     summarize_model,
 )
 
@@ -88,16 +89,33 @@ class Feeding:
         raise ExportError(f"cannot feed images to a {self.dtype} input")
 
 
+# kerasdigits's export record is a few hundred bytes of JSON; a bigger one is not ours.
+_MAX_RECORD_BYTES = 64 * 2**10
+
+
 def export_record(model: bytes) -> dict[str, Any]:
-    """Return kerasdigits's export record stored in a ``.tflite`` file (``{}`` if none)."""
+    """Return kerasdigits's export record stored in a ``.tflite`` file (``{}`` if none).
+
+    A record that is not a JSON object of at most 64 KiB counts as none.
+
+    Raises:
+        ExportError: ``model`` is not a TFLite FlatBuffer, or is corrupt.
+    """
     raw = model_entries(model).get(EXPORT_INFO_NAME)
-    if not raw:
+    if not raw or len(raw) > _MAX_RECORD_BYTES:
         return {}
     try:
         record = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, too deep, too long a number
         return {}
     return record if isinstance(record, dict) else {}
+
+
+def _number(record: dict[str, Any], key: str, default: float) -> float:
+    value = record.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ExportError(f"the export record's {key} is not a number: {value!r:.40}")
+    return float(value)
 
 
 def feeding_for(
@@ -114,7 +132,8 @@ def feeding_for(
     export record, else none.
 
     Raises:
-        ExportError: The model does not have exactly one input.
+        ExportError: The model does not have exactly one input, is corrupt, or its export
+            record holds a normalization that is not a number.
     """
     summary = summary or summarize_model(model)
     if len(summary.inputs) != 1:
@@ -125,7 +144,7 @@ def feeding_for(
     if normalization is not None:
         mean, std = float(normalization[0]), float(normalization[1])
     elif record.get("input_std") is not None:
-        mean, std = float(record.get("input_mean", 0.0)), float(record["input_std"])
+        mean, std = _number(record, "input_mean", 0.0), _number(record, "input_std", 255.0)
     else:
         raw = model_entries(model).get(METADATA_NAME)
         if raw:
@@ -162,7 +181,8 @@ def make_interpreter(model: bytes, *, num_threads: int | None = 1) -> Any:
         interpreter = Interpreter(model_content=model, num_threads=num_threads)
         interpreter.allocate_tensors()
     except (RuntimeError, ValueError) as exc:
-        raise ExportError(f"LiteRT cannot load the model: {exc}") from exc
+        reason = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        raise ExportError(f"LiteRT cannot load the model: {reason}") from exc
     return interpreter
 
 
@@ -364,17 +384,23 @@ def verify_tflite(
         normalization: Override the ``(mean, std)`` of a float input.
         tolerance: Float parity tolerance on the largest probability difference.
 
+    The file is read with the limits of :func:`~kerasdigits.export.read_metadata` (at most
+    512 MiB) and its FlatBuffer is checked structurally (every offset, vector, string and
+    index between tables) before the bytes are handed to LiteRT, whose native code is not
+    meant for hostile input.
+
     Returns:
         A :class:`VerifyReport`; for an unquantized export ``report.passed`` means parity (every
         probability within ``tolerance`` and the same predicted class); quantized exports report
         their accuracy and its drop.
 
     Raises:
-        ExportError: The file cannot be read or run, or the images do not fit it.
+        ExportError: The file cannot be read or run, is truncated or corrupt (a one-line
+            message that starts with the path), or the images do not fit it.
     """
-    data = Path(path).read_bytes() if Path(path).is_file() else None
-    if data is None:
-        raise ExportError(f"{path}: no such file")
+    data = read_tflite(path)
+    with reading(path):
+        summary = summarize_model(data)  # the structural check, before LiteRT sees the bytes
     if not hasattr(model, "inputs"):
         from kerasdigits.training import load_model
 
@@ -391,5 +417,6 @@ def verify_tflite(
     if limit is not None:
         arr = arr[:limit]
         truth = None if truth is None else truth[:limit]
-    feeding = feeding_for(data, invert=invert, normalization=normalization)
+    with reading(path):
+        feeding = feeding_for(data, summary, invert=invert, normalization=normalization)
     return verify_bytes(data, model, arr, truth, feeding=feeding, tolerance=tolerance)

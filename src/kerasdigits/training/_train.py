@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import time
@@ -301,7 +302,8 @@ def _train(
     dataset, val_split, val_note = _pick_validation(dataset, validation, fraction,
                                                     seed if seed is not None else 0)
     _check_split_sizes(dataset, val_split, val_note)
-    _compile(model, spec, model_or_name, steps=-(-len(dataset.train) // batch_size))
+    _compile(model, spec, model_or_name, steps=-(-len(dataset.train) // batch_size),
+             epochs=epochs)
     directory = (Path(checkpoint_dir) if checkpoint_dir is not None
                  else Path("checkpoints") / model.name)
     # Under a strategy only the chief writes into `directory`; the others write elsewhere.
@@ -364,10 +366,18 @@ def _check_split_sizes(dataset: Dataset, val_split: Split | None, val_note: str)
         )
 
 
-def _compile(model: Any, spec: ModelSpec | None, model_or_name: Any, *, steps: int) -> None:
-    """Compile a zoo model with its recipe's schedule; a bare Keras model with Adam."""
+def _compile(model: Any, spec: ModelSpec | None, model_or_name: Any, *, steps: int,
+             epochs: int) -> None:
+    """Compile a zoo model with its recipe's schedule; a bare Keras model with Adam.
+
+    The schedule spans the ``epochs`` asked for (a cosine decay reaches zero at the end of
+    them, not at the end of the recipe's own epoch count).
+    """
     if spec is not None and isinstance(model_or_name, str):
         recipe = spec.recipe
+        if recipe is not None and recipe.epochs != epochs:
+            recipe = dataclasses.replace(recipe, epochs=epochs,
+                                         warmup_epochs=min(recipe.warmup_epochs, epochs))
         base = spec.compile_settings.learning_rate or 0.001
         lr = recipe.learning_rate_schedule(steps, base) if recipe else None
         model.compile(**spec.compile_settings.compile_kwargs(lr))
