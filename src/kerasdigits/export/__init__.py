@@ -24,6 +24,7 @@ from kerasdigits.export._errors import ExportError
 from kerasdigits.export._export import (
     DEFAULT_INPUT_DTYPES,
     ExportResult,
+    ModelCard,
     TensorInfo,
     export_tflite,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "AssociatedFileInfo",
     "ExportError",
     "ExportResult",
+    "ModelCard",
     "ModelMetadataInfo",
     "TensorInfo",
     "TensorMetadataInfo",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from kerasdigits import _validate
 from kerasdigits._files import atomic_write_bytes
 from kerasdigits._suggest import did_you_mean
 from kerasdigits._version import __version__
@@ -50,6 +51,7 @@ __all__ = [
     "LABELS_FILE",
     "OUTPUT_NAME",
     "ExportResult",
+    "ModelCard",
     "TensorInfo",
     "export_tflite",
 ]
@@ -75,6 +77,38 @@ _TARGET_TITLES = {
     "mlkit": "ML Kit custom image labeling / object detection and MediaPipe ImageClassifier",
     "firebase-legacy": "the 2018 Firebase ML Kit FirebaseModelInterpreter",
 }
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What an export's metadata says of the model (ML Kit and Netron show it).
+
+    Attributes:
+        name: The model's name (default: the Keras model's name).
+        description: What it does (default: generated from the classes, the target and the
+            quantization).
+        version: Its version.
+        author: Who made it.
+        license: Its license.
+
+    Example:
+        >>> from kerasdigits.export import ModelCard
+        >>> ModelCard(name="Meter digits", version="2", author="Ada", license="MIT").version
+        '2'
+    """
+
+    name: str | None = None
+    description: str | None = None
+    version: str = "1"
+    author: str = "kerasdigits"
+    license: str = "unspecified"
+
+    def __post_init__(self) -> None:
+        for field_name in ("name", "description", "version", "author", "license"):
+            value = getattr(self, field_name)
+            if value is not None and not isinstance(value, str):
+                raise ExportError(f"ModelCard.{field_name} must be a string, got "
+                                  f"{type(value).__name__}")
 
 
 @dataclass(frozen=True)
@@ -201,22 +235,13 @@ def _check_path(path: str | os.PathLike[str]) -> Path:
 
 
 def _check_choice(what: str, value: object, choices: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        hint = did_you_mean(value, choices) if isinstance(value, str) else ""
-        raise ExportError(
-            f"unknown {what} {value!r}; use one of {', '.join(map(repr, choices))}.{hint}"
-        )
-    return value
+    return _validate.choice(value, what, choices, error=ExportError)
 
 
 def _check_quantization(value: object) -> str | None:
-    if value is None or (isinstance(value, str) and value.lower() in ("none", "float32", "")):
+    if isinstance(value, str) and value.lower() in ("none", "float32", ""):
         return None
-    if not isinstance(value, str) or value not in QUANTIZATIONS:
-        hint = did_you_mean(value, QUANTIZATIONS) if isinstance(value, str) else ""
-        raise ExportError(f"unknown quantization {value!r}; use None or one of "
-                          f"{', '.join(map(repr, QUANTIZATIONS))}.{hint}")
-    return value
+    return _validate.choice(value, "quantization", (None, *QUANTIZATIONS), error=ExportError)
 
 
 def _resolve_model(model: Any, weights: str | os.PathLike[str] | None) -> Any:
@@ -447,11 +472,7 @@ def _metadata_info(
     *,
     target: str,
     quantization: str | None,
-    name: str | None,
-    description: str | None,
-    version: str,
-    author: str | None,
-    license: str | None,
+    card: ModelCard,
 ) -> ModelMetadataInfo:
     c = source.channels
     low, high = source.value_range
@@ -488,11 +509,11 @@ def _metadata_info(
         f"{'int8, full-integer' if quantization == 'int8' else quantization or 'float32'}."
     )
     return ModelMetadataInfo(
-        name=name or plan.name,
-        description=description or default_description,
-        version=version,
-        author=author or "kerasdigits",
-        license=license or "unspecified",
+        name=card.name or plan.name,
+        description=card.description or default_description,
+        version=card.version,
+        author=card.author,
+        license=card.license,
         inputs=(tensor_in,),
         outputs=(tensor_out,),
         subgraph_name=plan.name,
@@ -545,11 +566,7 @@ def export_tflite(
     dataset: Dataset | str | None = None,
     weights: str | os.PathLike[str] | None = None,
     verify: bool | int = True,
-    name: str | None = None,
-    description: str | None = None,
-    version: str = "1",
-    author: str | None = None,
-    license: str | None = None,
+    card: ModelCard | None = None,
 ) -> ExportResult:
     """Export a Keras classifier to a ``.tflite`` file that an app can use as it is.
 
@@ -618,11 +635,10 @@ def export_tflite(
         verify: Run the file with LiteRT on the test images and compare with Keras (``True``:
             every test image; an int: that many; ``False``: skip). An unquantized export must
             match within 1e-5 with the same predicted class, or nothing is written.
-        name: Model name in the metadata (default: the Keras model's name).
-        description: Model description in the metadata (default: generated).
-        version: Model version in the metadata.
-        author: Author in the metadata (default ``"kerasdigits"``).
-        license: License in the metadata (default ``"unspecified"``).
+        card: What the metadata says of the model: name, description, version, author,
+            license (a :class:`ModelCard`; default: the Keras model's name, a generated
+            description, version ``"1"``, author ``"kerasdigits"``, license
+            ``"unspecified"``).
 
     Returns:
         An :class:`ExportResult` with the file's I/O tensors, metadata and parity figures.
@@ -642,6 +658,44 @@ def export_tflite(
         >>> export_tflite(result.model, "digits.tflite", target="mlkit",
         ...               quantization="int8", input_dtype="uint8")  # doctest: +SKIP
     """
+    request = _check_arguments(path, target=target, quantization=quantization,
+                               input_dtype=input_dtype, invert=invert, verify=verify,
+                               representative_data=representative_data, dataset=dataset,
+                               metadata=metadata, card=card)
+    keras_model = _resolve_model(model, weights)
+    plan = analyze_model(keras_model)
+    images, class_names = _labels_and_images(keras_model, plan, labels, dataset)
+    source = plan_input(plan, request.target, request.input_dtype, request.invert)
+    converted = _convert(plan, source, request, representative_data, images)
+    packed, meta = _pack(converted, plan, source, class_names, request)
+    report = _verify(packed, keras_model, plan, images, request)
+    atomic_write_bytes(request.path, packed)
+    return _result(packed, request, plan, source, class_names, meta, report)
+
+
+@dataclass(frozen=True)
+class _Request:
+    """The checked arguments of one :func:`export_tflite` call."""
+
+    path: Path
+    target: str
+    quantization: str | None
+    input_dtype: str
+    invert: bool
+    verify: bool | int
+    metadata: bool
+    card: ModelCard
+
+    def describe(self, plan: ModelPlan) -> str:
+        return (f"{plan.name} -> {self.target}, {self.input_dtype} input, quantization "
+                f"{self.quantization}")
+
+
+def _check_arguments(path: str | os.PathLike[str], *, target: str, quantization: str | None,
+                     input_dtype: str | None, invert: bool, verify: bool | int,
+                     representative_data: Any, dataset: Any, metadata: bool,
+                     card: ModelCard | None) -> _Request:
+    """Stage 1: check every argument before any work."""
     out = _check_path(path)
     target = _check_choice("target", target, TARGETS)
     quant = _check_quantization(quantization)
@@ -651,8 +705,7 @@ def export_tflite(
     if target == "firebase-legacy" and input_dtype != "float32":
         raise ExportError("target 'firebase-legacy' takes float32 [1, 784] input only (as "
                           "FirebaseModelInterpreter did); use target='litert' for uint8")
-    if not isinstance(invert, bool | np.bool_):
-        raise ExportError(f"invert must be True or False, got {invert!r}")
+    invert = _validate.boolean(invert, "invert", error=ExportError)
     if not isinstance(verify, bool | int) or verify < 0:
         raise ExportError(f"verify must be True, False or a number of images, got {verify!r}")
     if quant != "int8" and representative_data is not None:
@@ -664,38 +717,53 @@ def export_tflite(
         if not isinstance(dataset, _Dataset):
             raise ExportError(f"dataset must be a name or a Dataset, got "
                               f"{type(dataset).__name__}")
-    keras_model = _resolve_model(model, weights)
-    plan = analyze_model(keras_model)
+    if card is not None and not isinstance(card, ModelCard):
+        raise ExportError(f"card must be a ModelCard, got {type(card).__name__}")
+    return _Request(out, target, quant, input_dtype, bool(invert), verify,
+                    _validate.boolean(metadata, "metadata", error=ExportError),
+                    card or ModelCard())
+
+
+def _labels_and_images(keras_model: Any, plan: ModelPlan, labels: Any, dataset: Any
+                       ) -> tuple[_LazyDataset, tuple[str, ...]]:
+    """Stage 2: the labels the file carries, and where calibration and test images come from."""
     from kerasdigits.training._io import model_info
 
     known = model_info(keras_model)
-    lazy = _LazyDataset(dataset, known.dataset)
-    class_names = _resolve_labels(labels, plan.num_classes, lazy, known.class_names)
-    representative = (_representative(representative_data, plan, lazy)
-                      if quant == "int8" else None)
-    source = plan_input(plan, target, input_dtype, bool(invert))
-    described = f"{plan.name} -> {target}, {input_dtype} input, quantization {quant}"
-    converted = convert(plan, source, quant, representative)
-    _check_contract(converted, source, plan, described)
+    images = _LazyDataset(dataset, known.dataset)
+    return images, _resolve_labels(labels, plan.num_classes, images, known.class_names)
 
+
+def _convert(plan: ModelPlan, source: InputPlan, request: _Request,
+             representative_data: Any, images: _LazyDataset) -> bytes:
+    """Stage 3: convert (and quantize) to builtin-ops TFLite, checked against the contract."""
+    representative = (_representative(representative_data, plan, images)
+                      if request.quantization == "int8" else None)
+    converted = convert(plan, source, request.quantization, representative)
+    _check_contract(converted, source, plan, request.describe(plan))
+    return converted
+
+
+def _pack(converted: bytes, plan: ModelPlan, source: InputPlan, class_names: tuple[str, ...],
+          request: _Request) -> tuple[bytes, ModelMetadataInfo | None]:
+    """Stage 4: write the TFLite metadata, the labels file and the kerasdigits record."""
     meta = None
     entries = {}
     files: dict[str, bytes] = {}
-    if metadata:
-        meta = _metadata_info(plan, source, class_names, target=target, quantization=quant,
-                              name=name, description=description, version=version,
-                              author=author, license=license)
+    if request.metadata:
+        meta = _metadata_info(plan, source, class_names, target=request.target,
+                              quantization=request.quantization, card=request.card)
         entries[METADATA_NAME] = encode_metadata(meta)
         files = dict(meta.files)
     record = {
         "kerasdigits": __version__,
         "model": plan.name,
-        "target": target,
-        "quantization": quant,
-        "input_dtype": input_dtype,
+        "target": request.target,
+        "quantization": request.quantization,
+        "input_dtype": request.input_dtype,
         "input_mean": source.mean,
         "input_std": source.std,
-        "invert": bool(invert),
+        "invert": request.invert,
         "gray_weights": list(GRAY_WEIGHTS) if source.channels == 3 else None,
         "softmax_added": plan.add_softmax,
         "labels": list(class_names),
@@ -703,33 +771,43 @@ def export_tflite(
     entries[EXPORT_INFO_NAME] = json.dumps(record, sort_keys=True).encode("utf-8")
     packed = pack_model(converted, entries=entries, files=files, input_name=source.name,
                         output_name=OUTPUT_NAME)
+    return packed, meta
 
-    report = None
-    if verify is not False and verify != 0:
-        test = lazy.get().test
-        count = len(test) if verify is True else min(int(verify), len(test))
-        if test.images.shape[1:] != (plan.height, plan.width):
-            raise ExportError(
-                f"the {lazy.get().name} test images are {test.images.shape[1:]} but the model "
-                f"takes {(plan.height, plan.width)}; pass dataset= or verify=False"
-            )
-        report = verify_bytes(packed, keras_model, test.images[:count], test.labels[:count],
-                              feeding=feeding_for(packed), quantized=quant is not None)
-        if not report.passed:
-            raise ExportError(f"the exported model does not match its Keras model ({described}):"
-                              f" {report}; nothing was written")
 
-    atomic_write_bytes(out, packed)
+def _verify(packed: bytes, keras_model: Any, plan: ModelPlan, images: _LazyDataset,
+            request: _Request) -> VerifyReport | None:
+    """Stage 5: run the file with LiteRT on test images and compare it with Keras."""
+    if request.verify is False or request.verify == 0:
+        return None
+    test = images.get().test
+    count = len(test) if request.verify is True else min(int(request.verify), len(test))
+    if test.images.shape[1:] != (plan.height, plan.width):
+        raise ExportError(
+            f"the {images.get().name} test images are {test.images.shape[1:]} but the model "
+            f"takes {(plan.height, plan.width)}; pass dataset= or verify=False"
+        )
+    report = verify_bytes(packed, keras_model, test.images[:count], test.labels[:count],
+                          feeding=feeding_for(packed), quantized=request.quantization is not None)
+    if not report.passed:
+        raise ExportError(f"the exported model does not match its Keras model "
+                          f"({request.describe(plan)}): {report}; nothing was written")
+    return report
+
+
+def _result(packed: bytes, request: _Request, plan: ModelPlan, source: InputPlan,
+            class_names: tuple[str, ...], meta: ModelMetadataInfo | None,
+            report: VerifyReport | None) -> ExportResult:
+    """Stage 6: what was written, read back from the bytes."""
     summary = summarize_model(packed)
     return ExportResult(
-        path=out,
+        path=request.path,
         size=len(packed),
-        target=target,
-        quantization=quant,
+        target=request.target,
+        quantization=request.quantization,
         input=TensorInfo._from(summary.inputs[0]),
         output=TensorInfo._from(summary.outputs[0]),
         labels=class_names,
-        invert=bool(invert),
+        invert=request.invert,
         input_mean=source.mean,
         input_std=source.std,
         ops=summary.ops,
