@@ -976,6 +976,20 @@ def test_to_tf_one_hot(small: Dataset) -> None:
     np.testing.assert_array_equal(onehot.argmax(axis=1), small.test.labels)
 
 
+def test_split_to_tf_one_hot_is_a_bool_as_on_the_dataset(small: Dataset) -> None:
+    _, ys = _epoch(small.test.to_tf(10, one_hot=True, num_classes=12))
+    assert np.concatenate(ys).shape == (23, 12)
+    _, ys = _epoch(small.test.to_tf(10, one_hot=np.bool_(True)))
+    assert np.concatenate(ys).shape == (23, 10)
+    with pytest.raises(ValueError, match="one_hot must be True or False, got 10"):
+        small.test.to_tf(one_hot=10)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="num_classes must be a positive int, got 0"):
+        small.test.to_tf(one_hot=True, num_classes=0)
+    for bad in (0, True, 2.0):
+        with pytest.raises(ValueError, match="batch_size must be a positive int"):
+            small.to_tf("test", batch_size=bad)  # type: ignore[arg-type]
+
+
 def test_to_tf_validation_and_repeat(small: Dataset) -> None:
     ds = small.with_validation(10, seed=0)
     assert ds.validation is not None

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +31,7 @@ from kerasdigits.models import (
 
 FIXTURES = Path(__file__).parent / "plugin_fixtures"
 PLUGIN_MODULES = ("kd_test_plugin", "kd_broken_plugin", "kd_broken_plugin_clash",
-                  "kd_override_plugin")
+                  "kd_override_plugin", "kd_slow_plugin", "kd_slow_sync")
 #: The models of the good fixture, sorted.
 PLUGIN_MODELS = ["kd_tiny", "kd_tiny_conv", "kd_tiny_model"]
 
@@ -231,3 +232,85 @@ def test_plugin_in_a_fresh_interpreter(site: Path) -> None:
     env["KERASDIGITS_DISABLE_PLUGINS"] = "1"
     off = "from kerasdigits import list_models\nassert 'kd_tiny' not in list_models()\n"
     subprocess.run([sys.executable, "-c", off], check=True, env=env, timeout=120)
+
+
+_SLOW_PLUGIN = '''\
+import kd_slow_sync
+from kerasdigits.models import register_model
+
+
+def kd_slow(*, num_classes=10):
+    """A model of the slow plugin."""
+    return []
+
+
+register_model("kd_slow_first", input_kind="flat")(kd_slow)
+kd_slow_sync.started.set()
+assert kd_slow_sync.release.wait(60)
+register_model("kd_slow_second", input_kind="flat")(kd_slow)
+'''
+
+
+def _install_slow_plugin(site_dir: Path) -> None:
+    """A plugin that registers one model, waits for ``kd_slow_sync.release``, then another."""
+    (site_dir / "kd_slow_sync.py").write_text(
+        "import threading\nstarted = threading.Event()\nrelease = threading.Event()\n"
+    )
+    (site_dir / "kd_slow_plugin").mkdir()
+    (site_dir / "kd_slow_plugin" / "__init__.py").write_text(_SLOW_PLUGIN)
+    info = site_dir / "kd_slow_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: kd-slow-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[kerasdigits.models]\nslow = kd_slow_plugin\n")
+    importlib.invalidate_caches()
+
+
+def test_another_thread_waits_until_the_plugins_are_loaded(site: Path) -> None:
+    """A thread using the registry while another loads the plugins never sees half of them."""
+    _install_slow_plugin(site)
+    import kd_slow_sync  # type: ignore[import-not-found]
+
+    seen: dict[str, list[str]] = {}
+
+    def use(key: str) -> None:
+        seen[key] = list_models("kd_slow_*")
+
+    loader = threading.Thread(target=use, args=("loader",))
+    other = threading.Thread(target=use, args=("other",))
+    loader.start()
+    try:
+        assert kd_slow_sync.started.wait(60)  # the plugin has registered its first model
+        other.start()
+        other.join(0.5)
+        assert other.is_alive(), f"returned during loading with {seen.get('other')}"
+    finally:
+        kd_slow_sync.release.set()
+        loader.join(60)
+        if other.ident is not None:
+            other.join(60)
+    both = ["kd_slow_first", "kd_slow_second"]
+    assert seen == {"loader": both, "other": both}
+    assert get_model_spec("kd_slow_second").registered_by == "kd-slow-plugin"
+
+
+def test_plugin_warning_is_importable_where_it_was() -> None:
+    import kerasdigits
+    import kerasdigits.models._errors as errors
+    from kerasdigits._plugins import PluginWarning as Generic
+
+    assert errors.PluginWarning is PluginWarning is Generic
+    assert issubclass(PluginWarning, kerasdigits.KerasDigitsWarning)
+
+
+def test_models_command_builds_only_a_model_without_declared_params(site: Path) -> None:
+    import io
+
+    from kerasdigits.cli import main
+
+    _install(site, "good")
+    out = io.StringIO()
+    assert main(["models", "kd_tiny*"], out=out) == 0
+    assert get_model_spec("kd_tiny").params is None  # the plugin does not declare it
+    rows = {line.split()[0]: line.split()[2] for line in out.getvalue().splitlines()[1:-1]}
+    assert rows == {name: f"{build(name, compile=False).count_params():,}"
+                    for name in PLUGIN_MODELS}

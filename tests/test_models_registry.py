@@ -33,17 +33,9 @@ from kerasdigits.models import (
     register_model,
 )
 
-ZOO = (
-    "mlp2x512",
-    "mlp256",
-    "mlp512",
-    "sigmoid4x256",
-    "convnet",
-    "fashion_convnet",
-    "lenet5",
-    "fast_convnet",
-    "accurate_convnet",
-)
+#: Every built-in model, as the registry lists it (not a plugin's): a new model is tested here
+#: by default. Its parameter count is pinned in test_models_zoo.PARAMS.
+ZOO = tuple(name for name in list_models() if get_model_spec(name).registered_by == "kerasdigits")
 
 
 @pytest.fixture
@@ -68,6 +60,16 @@ def test_list_models_has_the_whole_zoo_sorted() -> None:
     names = list_models()
     assert set(ZOO) <= set(names)
     assert names == sorted(names)
+    assert {"mlp2x512", "convnet", "lenet5", "fast_convnet", "fast_mlp"} <= set(ZOO)
+
+
+def test_list_models_without_plugins_is_the_zoo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a fresh process with plugins off, the registry holds exactly the built-ins."""
+    monkeypatch.setenv(_plugins.ENV_DISABLE_PLUGINS, "1")
+    code = "from kerasdigits import list_models\nprint(' '.join(list_models()))\n"
+    listed = subprocess.run([sys.executable, "-c", code], check=True, timeout=120,
+                            capture_output=True, text=True).stdout.split()
+    assert listed == sorted(ZOO)
 
 
 def test_list_models_patterns() -> None:
@@ -116,6 +118,7 @@ def test_zoo_specs(name: str) -> None:
     assert spec.recipe.epochs >= 1 and spec.recipe.batch_size >= 1
     assert spec.source.startswith("kerasdigits.models.zoo.")
     assert all(0 < acc < 1 for acc in spec.reference_accuracy.values())
+    assert isinstance(spec.params, int) and spec.params > 0  # checked by building: test_models_zoo
 
 
 def test_specs_carry_the_tutorial_settings() -> None:
@@ -200,6 +203,22 @@ def test_registry_does_not_import_tensorflow() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
+def test_models_command_does_not_import_tensorflow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kerasdigits models` lists the declared parameter counts without building a model."""
+    monkeypatch.setenv(_plugins.ENV_DISABLE_PLUGINS, "1")
+    code = (
+        "import sys\n"
+        "from kerasdigits.cli import main\n"
+        "assert main(['models']) == 0\n"
+        "heavy = sorted(n for n in ('tensorflow', 'keras') if n in sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    listing = subprocess.run([sys.executable, "-c", code], check=True, timeout=120,
+                             capture_output=True, text=True).stdout
+    rows = {line.split()[0]: line.split()[2] for line in listing.splitlines()[1:-1]}
+    assert rows == {name: f"{get_model_spec(name).params:,}" for name in ZOO}
+
+
 # --- registering ---------------------------------------------------------------------------
 
 
@@ -215,9 +234,11 @@ def test_register_model_records_metadata() -> None:
         compile_settings=settings,
         recipe=recipe,
         reference_accuracy={"mnist": 0.9},
+        params=7_850,
     )(_flat_builder)
     assert returned is _flat_builder
     spec = get_model_spec("kd_reg_test")
+    assert spec.params == 7_850
     assert spec.tags == ("a", "b")
     assert spec.default_style == "functional"
     assert spec.compile_settings is settings and spec.recipe is recipe
@@ -238,6 +259,7 @@ def test_register_model_without_parentheses() -> None:
         return []
 
     spec = get_model_spec("kd_bare")
+    assert spec.params is None  # not declared: `kerasdigits models` builds it to count
     assert spec.description == "A bare registration."
     assert spec.input_kind == "image"
     assert spec.styles == ("sequential", "functional")
@@ -280,6 +302,8 @@ def test_duplicate_registration_names_both_registrants() -> None:
         ({"styles": ("functional",), "default_style": "sequential"}, "default_style"),
         ({"input_kind": "flatt"}, "Did you mean 'flat'"),
         ({"tags": ("",)}, "tags"),
+        ({"params": 0}, "params must be a positive int, got 0"),
+        ({"params": True}, "params must be a positive int, got True"),
     ],
 )
 def test_register_model_rejects_bad_arguments(kwargs: dict[str, Any], match: str) -> None:
@@ -420,7 +444,8 @@ def test_build_requires_required_builder_arguments() -> None:
 def test_build_reports_builder_value_errors_with_the_model_name() -> None:
     with pytest.raises(ModelConfigError, match=r"lenet5: .*no_such_activation"):
         build("lenet5", activation="no_such_activation")
-    with pytest.raises(ModelConfigError, match="lenet5: pooling must be one of"):
+    with pytest.raises(ModelConfigError, match="lenet5: unknown pooling 'median'; pooling must "
+                                               "be one of 'average', 'max'"):
         build("lenet5", pooling="median")
 
 
@@ -469,6 +494,20 @@ def test_recipe_schedule_matches_learning_rate_at() -> None:
 def test_recipe_rejects_bad_values(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=next(iter(kwargs)).split("_")[0]):
         Recipe(**kwargs)
+
+
+def test_recipe_and_settings_store_plain_numbers() -> None:
+    """NumPy integers are ints (not bools): accepted, and stored as Python numbers."""
+    import numpy as np
+
+    recipe = Recipe(epochs=np.int64(3), batch_size=np.int32(64), validation_size=np.float32(0.5),
+                    early_stopping_patience=np.int64(2))
+    assert (recipe.epochs, recipe.batch_size, recipe.early_stopping_patience) == (3, 64, 2)
+    assert type(recipe.epochs) is int and type(recipe.validation_size) is float
+    settings = CompileSettings(steps_per_execution=np.int64(8), learning_rate=np.float32(0.5))
+    assert type(settings.steps_per_execution) is int and settings.learning_rate == 0.5
+    with pytest.raises(ValueError, match="epochs must be a positive int, got True"):
+        Recipe(epochs=True)
 
 
 def test_compile_settings_make_optimizers() -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from kerasdigits import _lazy
+from kerasdigits import _lazy, _validate
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["DataSource", "Dataset", "Split", "stratified_split"]
 
 SplitName = Literal["train", "validation", "test"]
+_SPLITS: tuple[SplitName, ...] = ("train", "validation", "test")
 
 _SOURCE_LABELS = {
     "data_dir": "data_dir argument",
@@ -105,8 +106,9 @@ class Split:
         seed: int | None = None,
         repeat: bool = False,
         drop_remainder: bool = False,
-        one_hot: int | None = None,
+        one_hot: bool = False,
         prefetch: bool = True,
+        num_classes: int = 10,
     ) -> tf.data.Dataset:
         """Return a batched ``tf.data.Dataset`` of ``(images, labels)``.
 
@@ -121,17 +123,22 @@ class Split:
             seed: Shuffle seed (``None``: not reproducible).
             repeat: Repeat forever (pass ``steps_per_epoch`` to ``fit``).
             drop_remainder: Drop the last, smaller batch.
-            one_hot: Number of classes to one-hot encode labels to (``float32``); ``None``
-                keeps ``uint8`` class indices.
+            one_hot: Yield labels one-hot encoded (``float32``, ``num_classes`` wide) instead
+                of ``uint8`` indices.
             prefetch: Prefetch batches (``tf.data.AUTOTUNE``).
+            num_classes: The width of one-hot labels (:meth:`Dataset.to_tf` passes the
+                dataset's number of classes).
 
         Returns:
             The ``tf.data.Dataset``.
+
+        Raises:
+            ValueError: ``batch_size`` or ``num_classes`` is not a positive int, or
+                ``one_hot`` is not ``True`` or ``False``.
         """
-        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
-                or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        batch_size = int(batch_size)
+        batch_size = _validate.positive_int(batch_size, "batch_size")
+        one_hot = _validate.boolean(one_hot, "one_hot")
+        num_classes = _validate.positive_int(num_classes, "num_classes")
         tf = _lazy.tensorflow()
         images = tf.constant(self.images)
         labels = tf.constant(self.labels)
@@ -145,8 +152,8 @@ class Split:
 
         def gather(idx: Any) -> tuple[Any, Any]:
             y = tf.gather(labels, idx)
-            if one_hot is not None:
-                y = tf.one_hot(tf.cast(y, tf.int32), one_hot, dtype=tf.float32)
+            if one_hot:
+                y = tf.one_hot(tf.cast(y, tf.int32), num_classes, dtype=tf.float32)
             return tf.gather(images, idx), y
 
         result = batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -156,7 +163,7 @@ class Split:
 
 
 def _resolve_count(validation_size: float, n: int) -> int:
-    if isinstance(validation_size, bool) or not isinstance(validation_size, numbers.Real):
+    if not _validate.is_number(validation_size):
         raise TypeError(
             "validation_size must be an int (a count) or a float fraction in [0, 1), "
             f"got {validation_size!r}"
@@ -166,9 +173,8 @@ def _resolve_count(validation_size: float, n: int) -> int:
         if not 0 <= count < n:
             raise ValueError(f"validation_size={count} must be in [0, {n}) for {n} examples")
         return count
-    fraction = float(validation_size)
-    if not 0.0 <= fraction < 1.0:
-        raise ValueError(f"validation_size={fraction} as a fraction must be in [0, 1)")
+    fraction = _validate.fraction(validation_size, "validation_size as a fraction",
+                                  low_open=False)
     count = round(fraction * n)
     if n and count >= n:
         raise ValueError(
@@ -250,18 +256,17 @@ class Dataset:
         Raises:
             ValueError: Unknown split name, or ``"validation"`` when there is none.
         """
+        name = _validate.choice(name, "split", _SPLITS)
         if name == "train":
             return self.train
         if name == "test":
             return self.test
-        if name == "validation":
-            if self.validation is None:
-                raise ValueError(
-                    f"dataset {self.name!r} has no validation split; load it with "
-                    "validation_size=... to carve one out of train"
-                )
-            return self.validation
-        raise ValueError(f"unknown split {name!r}; use 'train', 'validation' or 'test'")
+        if self.validation is None:
+            raise ValueError(
+                f"dataset {self.name!r} has no validation split; load it with "
+                "validation_size=... to carve one out of train"
+            )
+        return self.validation
 
     def with_validation(self, validation_size: float, *, seed: int = 0) -> Dataset:
         """Return a copy whose train split is divided into train and a stratified validation split.
@@ -349,6 +354,7 @@ class Dataset:
             seed=seed,
             repeat=repeat,
             drop_remainder=drop_remainder,
-            one_hot=self.num_classes if one_hot else None,
+            one_hot=one_hot,
             prefetch=prefetch,
+            num_classes=self.num_classes,
         )

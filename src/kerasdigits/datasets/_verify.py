@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from kerasdigits._config import kerasdigits_home
@@ -87,9 +86,3 @@ def mark_verified(path: Path, expected: str) -> None:
         atomic_write_bytes(
             _record_path(), json.dumps(record, indent=1, sort_keys=True).encode("utf-8")
         )
-
-
-def forget_all() -> None:
-    """Delete the verification record (the next load of every file hashes it again)."""
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(_record_path())

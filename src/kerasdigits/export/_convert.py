@@ -31,6 +31,7 @@ from kerasdigits import _lazy
 from kerasdigits.export._errors import ExportError
 from kerasdigits.export._opversions import TARGET_RUNTIMES, check_runtime
 from kerasdigits.export._pack import float_softmax
+from kerasdigits.training._feeding import first_layers, input_contract
 
 __all__ = [
     "GRAY_WEIGHTS",
@@ -190,9 +191,8 @@ def analyze_model(model: Any) -> ModelPlan:
     normalizer = body = None
     if dtype == "uint8":
         normalizer, body = _split_normalizer(model)
-        scale: PixelScale = "raw"
-    else:
-        scale = "raw" if _normalizes_first(model) else "unit"
+    # The same decision train and predict follow (kerasdigits.training._feeding).
+    scale: PixelScale = input_contract(model).scale
     return ModelPlan(
         model=model,
         name=name,
@@ -207,31 +207,6 @@ def analyze_model(model: Any) -> ModelPlan:
         normalizer=normalizer,
         body=body,
     )
-
-
-def _first_layers(model: Any) -> list[Any]:
-    """The layers that consume the model's input directly."""
-    keras = _lazy.keras()
-    source = model.inputs[0]
-    found = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        try:
-            if layer.input is source:
-                found.append(layer)
-        except (AttributeError, ValueError):  # a layer used several times has no single input
-            continue
-    if not found and type(model).__name__ == "Sequential":
-        found = [layer for layer in model.layers[:1]
-                 if not isinstance(layer, keras.layers.InputLayer)]
-    return found
-
-
-def _normalizes_first(model: Any) -> bool:
-    from kerasdigits.transforms.layers import Normalize
-
-    return any(isinstance(layer, Normalize) for layer in _first_layers(model))
 
 
 def _flattens_first(model: Any) -> bool:
@@ -251,7 +226,7 @@ def _split_normalizer(model: Any) -> tuple[Any, Any]:
     keras = _lazy.keras()
     from kerasdigits.transforms.layers import Normalize
 
-    for layer in _first_layers(model):
+    for layer in first_layers(model):
         if not isinstance(layer, Normalize):
             continue
         try:

@@ -20,9 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kerasdigits import _lazy
+from kerasdigits import _lazy, _validate
 from kerasdigits._suggest import did_you_mean
-from kerasdigits.models._errors import ModelArgumentError, ModelConfigError
+from kerasdigits.models._errors import ModelArgumentError, ModelConfigError, model_error
 from kerasdigits.models._registry import get_model_spec
 from kerasdigits.models._spec import NATIVE_INPUT_SHAPES, STYLES, ModelSpec, Style
 
@@ -115,25 +115,51 @@ def build(
         ('mlp256', (None, 28, 28), 'uint8', 203530)
     """
     spec = get_model_spec(name)
+    chosen_style, plan, builder_kwargs = _check_request(
+        spec, style, input_shape, num_classes, preprocessing, kwargs
+    )
+    keras_module = _lazy.keras()
+    made = _call_builder(spec, builder_kwargs)
+    model = _finish(keras_module, spec, chosen_style, plan, made, input_shape is not None,
+                    builder_kwargs.get("num_classes"))
+    if compile:
+        model.compile(**spec.compile_settings.compile_kwargs())
+    return model
+
+
+def _check_request(
+    spec: ModelSpec,
+    style: str | None,
+    input_shape: Sequence[int] | None,
+    num_classes: int | None,
+    preprocessing: str | Mapping[str, Any] | None,
+    kwargs: Mapping[str, Any],
+) -> tuple[Style, _InputPlan, dict[str, Any]]:
+    """Check ``build``'s arguments against the spec: the style, the input plan, the kwargs."""
     chosen_style = _check_style(spec, style)
     builder_kwargs = _check_kwargs(spec, kwargs)
     if num_classes is not None:
-        _check_num_classes(spec, num_classes)
+        builder_kwargs["num_classes"] = _check_num_classes(spec, num_classes)
     plan = _plan_input(spec, input_shape, _check_preprocessing(spec, preprocessing))
     if _accepts(spec.builder, "input_shape"):
         builder_kwargs["input_shape"] = plan.stack_shape
-    if num_classes is not None:
-        builder_kwargs["num_classes"] = num_classes
+    return chosen_style, plan, builder_kwargs
 
-    keras_module = _lazy.keras()
-    from kerasdigits.transforms import layers as kd_layers
 
+def _call_builder(spec: ModelSpec, builder_kwargs: Mapping[str, Any]) -> Any:
+    """Call the model's builder; an error it raises names the model."""
     try:
-        made = spec.builder(**builder_kwargs)
+        return spec.builder(**builder_kwargs)
     except ModelConfigError:
         raise
     except (ValueError, TypeError) as exc:  # e.g. Keras rejecting an activation name
         raise ModelConfigError(f"{spec.name}: {_keras_message(exc)}") from exc
+
+
+def _front_layers(plan: _InputPlan) -> list[Any]:
+    """The layers ``build`` puts before the builder's: normalization, an input adapter."""
+    from kerasdigits.transforms import layers as kd_layers
+
     front: list[Any] = []
     if plan.normalize is not None:
         front.append(kd_layers.Normalize(**plan.normalize, name="normalize"))
@@ -141,11 +167,21 @@ def build(
         front.append(kd_layers.Flatten(name="flatten_input"))
     elif plan.adapter == "add_channel":
         front.append(kd_layers.AddChannel(name="add_channel"))
+    return front
 
+
+def _finish(
+    keras: Any,
+    spec: ModelSpec,
+    style: Style,
+    plan: _InputPlan,
+    made: Any,
+    shape_requested: bool,
+    num_classes: int | None,
+) -> Any:
+    """Assemble the model from what the builder made, and check its outputs."""
     try:
-        model = _assemble(
-            keras_module, spec, chosen_style, plan, front, made, input_shape is not None
-        )
+        model = _assemble(keras, spec, style, plan, _front_layers(plan), made, shape_requested)
     except ModelConfigError:
         raise
     except (ValueError, TypeError) as exc:  # e.g. a pooling layer on a too-small input
@@ -156,8 +192,6 @@ def build(
         ) from exc
     _check_no_empty_outputs(spec, plan, model)
     _check_outputs(spec, model, num_classes)
-    if compile:
-        model.compile(**spec.compile_settings.compile_kwargs())
     return model
 
 
@@ -342,9 +376,8 @@ def _check_outputs(spec: ModelSpec, model: Any, num_classes: int | None) -> None
         )
     if num_classes is None:  # the builder's own default, if it has one
         parameter = inspect.signature(spec.builder).parameters.get("num_classes")
-        default = None if parameter is None else parameter.default
-        if isinstance(default, int) and not isinstance(default, bool):
-            num_classes = default
+        if parameter is not None and _validate.is_int(parameter.default):
+            num_classes = int(parameter.default)
     shape = tuple(outputs[0].shape[1:])
     if num_classes is not None and shape != (num_classes,):
         raise ModelConfigError(
@@ -354,14 +387,10 @@ def _check_outputs(spec: ModelSpec, model: Any, num_classes: int | None) -> None
         )
 
 
-def _check_style(spec: ModelSpec, style: str | None) -> Style:
-    if style is None:
+def _check_style(spec: ModelSpec, requested: str | None) -> Style:
+    if requested is None:
         return spec.default_style
-    if style not in STYLES:
-        raise ModelConfigError(
-            f"{spec.name}: style must be one of {STYLES}, got {style!r}."
-            + did_you_mean(str(style), STYLES)
-        )
+    style = _validate.choice(requested, "style", STYLES, error=model_error(spec.name))
     if style not in spec.styles:
         raise ModelConfigError(
             f"{spec.name} cannot be built in the {style!r} style; it supports {spec.styles}"
@@ -396,15 +425,13 @@ def _check_kwargs(spec: ModelSpec, kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return dict(kwargs)
 
 
-def _check_num_classes(spec: ModelSpec, num_classes: object) -> None:
+def _check_num_classes(spec: ModelSpec, num_classes: object) -> int:
     if not _accepts(spec.builder, "num_classes"):
         raise ModelArgumentError(
             f"{spec.name} has a fixed number of classes; it does not take num_classes"
         )
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ModelConfigError(
-            f"{spec.name}: num_classes must be an int >= 2, got {num_classes!r}"
-        )
+    return _validate.integer(num_classes, "num_classes", minimum=2,
+                             error=model_error(spec.name))
 
 
 def _check_preprocessing(
@@ -413,13 +440,9 @@ def _check_preprocessing(
     if preprocessing is None:
         return None
     if isinstance(preprocessing, str):
-        if preprocessing not in PREPROCESSING:
-            raise ModelConfigError(
-                f"{spec.name}: unknown preprocessing {preprocessing!r}; use one of "
-                f"{tuple(PREPROCESSING)}, a mapping of Normalize arguments, or None."
-                + did_you_mean(preprocessing, PREPROCESSING)
-            )
-        return PREPROCESSING[preprocessing]
+        mode = _validate.choice(preprocessing, "preprocessing", PREPROCESSING, error=model_error(
+            spec.name, " It may also be a mapping of Normalize arguments, or None."))
+        return PREPROCESSING[mode]
     if isinstance(preprocessing, Mapping):
         from kerasdigits.transforms import layers as kd_layers
 
@@ -460,15 +483,12 @@ def _check_shape(spec: ModelSpec, input_shape: Sequence[int]) -> tuple[int, ...]
         shape = tuple(input_shape)
     except TypeError:
         shape = ()
-    if not (
-        1 <= len(shape) <= 3
-        and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
-    ):
+    if not (1 <= len(shape) <= 3 and all(_validate.is_int(d) and d > 0 for d in shape)):
         raise ModelConfigError(
             f"{spec.name}: input_shape must be a tuple of 1 to 3 positive ints without the "
             f"batch axis, such as (28, 28) or (28, 28, 1); got {input_shape!r}"
         )
-    return shape
+    return tuple(int(d) for d in shape)
 
 
 def _keras_message(exc: BaseException) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from kerasdigits._errors import KerasDigitsError, KerasDigitsWarning
+from kerasdigits._errors import KerasDigitsError
+from kerasdigits._plugins import PluginWarning
 from kerasdigits._suggest import did_you_mean
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "ModelConfigError",
     "PluginWarning",
     "UnknownModelError",
+    "model_error",
 ]
 
 
@@ -70,9 +72,18 @@ class ModelArgumentError(ModelConfigError, TypeError):
     """
 
 
-class PluginWarning(KerasDigitsWarning):
-    """A model plugin (an entry point in the ``kerasdigits.models`` group) failed to load.
+def model_error(model: str, note: str = "") -> Callable[[str], ModelConfigError]:
+    """Return an ``error`` for :mod:`kerasdigits._validate` that names the model.
 
-    The message names the distribution, the entry point and the error. The other plugins
-    still load.
+    Args:
+        model: The model's name, put in front of the message (``"lenet5: ..."``).
+        note: A sentence to add after the message.
+
+    Returns:
+        A function turning a message into a :class:`ModelConfigError`.
     """
+
+    def make(message: str) -> ModelConfigError:
+        return ModelConfigError(f"{model}: {message}{note}")
+
+    return make

@@ -2,24 +2,20 @@
 
 In the style of torchvision's and timm's registries: a decorator records a builder function
 under a name, with metadata, in a process-wide table. Plugins (entry points in the
-``kerasdigits.models`` group) are loaded into the table on first use; see
-:mod:`kerasdigits.models._plugins`.
+``kerasdigits.models`` group) are loaded into the table on first use by the shared loader of
+:mod:`kerasdigits._plugins`; see :mod:`kerasdigits.models._plugins`.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import functools
-import importlib.metadata
 import re
 import threading
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
-from kerasdigits._suggest import did_you_mean
-from kerasdigits.models import _plugins
-from kerasdigits.models._errors import DuplicateModelError, PluginWarning, UnknownModelError
+from kerasdigits import _plugins, _validate
+from kerasdigits.models._errors import DuplicateModelError, UnknownModelError
 from kerasdigits.models._spec import (
     INPUT_KINDS,
     STYLES,
@@ -30,15 +26,16 @@ from kerasdigits.models._spec import (
     Style,
 )
 
-__all__ = ["get_model_spec", "list_models", "register_model"]
+__all__ = ["ENTRY_POINT_GROUP", "get_model_spec", "list_models", "register_model"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: The entry-point group model plugins register under.
+ENTRY_POINT_GROUP = "kerasdigits.models"
 
 _MODELS: dict[str, ModelSpec] = {}
 _LOCK = threading.RLock()
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
-#: :attr:`ModelSpec.registered_by` of the built-in models.
-_BUILTIN = "kerasdigits"
 
 
 @overload
@@ -58,6 +55,7 @@ def register_model(
     recipe: Recipe | None = None,
     reference_accuracy: Mapping[str, float] | None = None,
     reference: str = "",
+    params: int | None = None,
     overwrite: bool = False,
 ) -> Callable[[F], F]: ...
 
@@ -74,6 +72,7 @@ def register_model(
     recipe: Recipe | None = None,
     reference_accuracy: Mapping[str, float] | None = None,
     reference: str = "",
+    params: int | None = None,
     overwrite: bool = False,
 ) -> Any:
     """Register a model builder under a name (a decorator).
@@ -123,6 +122,10 @@ def register_model(
         recipe: Default training recipe.
         reference_accuracy: Test accuracy reached with the recipe, by dataset name.
         reference: Where that figure comes from.
+        params: The number of parameters of the model built with its defaults (its own
+            ``num_classes``, the native input, no preprocessing), as the builder declares
+            it, so that ``kerasdigits models`` lists it without building the model;
+            ``None``: not declared (the command builds the model to count).
         overwrite: Replace an existing model of the same name instead of raising. A plugin
             (loading through its entry point) cannot replace a built-in model: the built-in
             is kept, with a :class:`~kerasdigits.models.PluginWarning` naming the plugin's
@@ -134,7 +137,7 @@ def register_model(
     Raises:
         DuplicateModelError: The name is taken and ``overwrite`` is false; the message names
             both registrants.
-        ValueError: An invalid name, style, input kind or tag.
+        ValueError: An invalid name, style, input kind, tag or parameter count.
 
     Example:
         >>> from kerasdigits.models import register_model, list_models
@@ -148,49 +151,25 @@ def register_model(
     """
     if callable(name):
         return register_model()(name)
-
-    style_tuple = tuple(styles)
-    if not style_tuple:
-        raise ValueError("styles must name at least one style")
-    for style in style_tuple:
-        _check_style(style)
-    chosen_default = style_tuple[0] if default_style is None else _check_style(default_style)
-    if chosen_default not in style_tuple:
-        raise ValueError(f"default_style {chosen_default!r} is not one of styles {style_tuple}")
-    if input_kind not in INPUT_KINDS:
-        raise ValueError(
-            f"input_kind must be one of {INPUT_KINDS}, got {input_kind!r}."
-            + did_you_mean(str(input_kind), INPUT_KINDS)
-        )
-    if isinstance(tags, str):
-        tags = (tags,)
-    tag_tuple = tuple(dict.fromkeys(tags))
-    for tag in tag_tuple:
-        if not isinstance(tag, str) or not tag or tag != tag.strip():
-            raise ValueError(f"tags must be non-empty strings without surrounding blanks: {tag!r}")
+    style_tuple, chosen_default = _check_styles(styles, default_style)
+    kind = _validate.choice(input_kind, "input_kind", INPUT_KINDS)
+    tag_tuple = _check_tags(tags)
 
     def decorator(builder: F) -> F:
-        if not callable(builder):
-            raise TypeError(f"register_model decorates a function, got {builder!r}")
-        model_name = name if name is not None else getattr(builder, "__name__", "")
-        if not isinstance(model_name, str) or not _NAME.match(model_name):
-            raise ValueError(
-                f"invalid model name {model_name!r}: use letters, digits, '_', '.' and '-'"
-            )
-        doc = (builder.__doc__ or "").strip()
         spec = ModelSpec(
-            name=model_name,
+            name=_check_name(name, builder),
             builder=builder,
-            description=description if description is not None else doc.split("\n")[0],
+            description=description if description is not None else _first_line(builder),
             tags=tag_tuple,
             styles=style_tuple,
             default_style=chosen_default,
-            input_kind=input_kind,
+            input_kind=kind,
             compile_settings=compile_settings or CompileSettings(),
             recipe=recipe or Recipe(),
             reference_accuracy=dict(reference_accuracy or {}),
             reference=reference,
-            registered_by=_registrant(builder),
+            registered_by=_plugins.registrant(builder),
+            params=params,
         )
         _add(spec, overwrite=overwrite)
         return builder
@@ -198,61 +177,63 @@ def register_model(
     return decorator
 
 
-def _check_style(style: str) -> Style:
-    if style not in STYLES:
+def _check_styles(
+    styles: Iterable[Style], default_style: Style | None
+) -> tuple[tuple[Style, ...], Style]:
+    """Return the valid ``styles`` as a tuple, and the default style."""
+    style_tuple = tuple(_validate.choice(style, "style", STYLES) for style in styles)
+    if not style_tuple:
+        raise ValueError("styles must name at least one style")
+    if default_style is None:
+        return style_tuple, style_tuple[0]
+    chosen = _validate.choice(default_style, "default_style", STYLES)
+    if chosen not in style_tuple:
+        raise ValueError(f"default_style {chosen!r} is not one of styles {style_tuple}")
+    return style_tuple, chosen
+
+
+def _check_tags(tags: str | Iterable[str]) -> tuple[str, ...]:
+    """Return the tags as a tuple without repeats; one string is one tag."""
+    tag_tuple = tuple(dict.fromkeys((tags,) if isinstance(tags, str) else tags))
+    for tag in tag_tuple:
+        if not isinstance(tag, str) or not tag or tag != tag.strip():
+            raise ValueError(f"tags must be non-empty strings without surrounding blanks: {tag!r}")
+    return tag_tuple
+
+
+def _check_name(name: str | None, builder: Callable[..., Any]) -> str:
+    """Return the model's name: ``name``, else the builder's ``__name__``, if valid."""
+    if not callable(builder):
+        raise TypeError(f"register_model decorates a function, got {builder!r}")
+    model_name = name if name is not None else getattr(builder, "__name__", "")
+    if not isinstance(model_name, str) or not _NAME.match(model_name):
         raise ValueError(
-            f"style must be one of {STYLES}, got {style!r}." + did_you_mean(str(style), STYLES)
+            f"invalid model name {model_name!r}: use letters, digits, '_', '.' and '-'"
         )
-    return style
+    return model_name
+
+
+def _first_line(builder: Callable[..., Any]) -> str:
+    return (builder.__doc__ or "").strip().split("\n")[0]
 
 
 def _add(spec: ModelSpec, *, overwrite: bool) -> None:
     with _LOCK:
         old = _MODELS.get(spec.name)
-        if old is not None and not overwrite:
+        if old is None:
+            _MODELS[spec.name] = spec
+            return
+        if not overwrite:
             raise DuplicateModelError(
                 f"model {spec.name!r} is already registered by {old.registered_by!r} "
                 f"({old.source}); {spec.registered_by!r} ({spec.source}) tried to register "
                 "it again. Choose another name, or pass overwrite=True to replace it."
             )
-        plugin = _plugins.current_distribution()
-        if old is not None and old.registered_by == _BUILTIN and plugin is not None:
-            # An installed package must not change what a built-in name means behind the
-            # user's back; the user's own code may (it is not loading as a plugin).
-            warnings.warn(
-                PluginWarning(
-                    f"kerasdigits: the model plugin of distribution {plugin!r} tried to "
-                    f"replace the built-in model {spec.name!r} (register_model(..., "
-                    f"overwrite=True) in {spec.source}); plugins cannot replace built-in "
-                    "models, so the built-in is kept. Register the plugin's model under "
-                    "another name."
-                ),
-                stacklevel=3,  # the plugin's register_model line
-            )
-            return
-        _MODELS[spec.name] = spec
-
-
-def _registrant(builder: Callable[..., Any]) -> str:
-    """Return who registers ``builder``, for :attr:`ModelSpec.registered_by`.
-
-    The distribution of the plugin being loaded, else the distribution providing the
-    builder's top-level package, else the builder's module name.
-    """
-    current = _plugins.current_distribution()
-    if current is not None:
-        return current
-    module = getattr(builder, "__module__", None) or "__main__"
-    top = module.partition(".")[0]
-    if top == "kerasdigits":
-        return _BUILTIN
-    dists = _packages_distributions().get(top)
-    return dists[0] if dists else module
-
-
-@functools.lru_cache(maxsize=1)
-def _packages_distributions() -> Mapping[str, list[str]]:
-    return importlib.metadata.packages_distributions()
+        if not _plugins.refuse_builtin_replacement(
+            "model", spec.name, old.registered_by, call="register_model", source=spec.source,
+            stacklevel=3,  # _add, the decorator, the plugin's register_model line
+        ):
+            _MODELS[spec.name] = spec
 
 
 def list_models(
@@ -281,11 +262,11 @@ def list_models(
         >>> "lenet5" in list_models(tags="convnet", style="functional")
         True
     """
-    _plugins.load_plugins()
+    _PLUGINS.load()
     patterns = [pattern] if isinstance(pattern, str) else list(pattern or [])
     wanted_tags = {tags} if isinstance(tags, str) else set(tags or ())
     if style is not None:
-        _check_style(style)
+        _validate.choice(style, "style", STYLES)
     with _LOCK:
         specs = list(_MODELS.values())
     names = []
@@ -321,7 +302,7 @@ def get_model_spec(name: str) -> ModelSpec:
         >>> get_model_spec("convnet").input_shape
         (28, 28, 1)
     """
-    _plugins.load_plugins()
+    _PLUGINS.load()
     with _LOCK:
         spec = _MODELS.get(name)
         if spec is None:
@@ -329,7 +310,7 @@ def get_model_spec(name: str) -> ModelSpec:
     return spec
 
 
-# --- hooks for the plugin loader and the tests -------------------------------------------
+# --- the plugins; hooks for the plugin loader and the tests ------------------------------
 
 
 def _snapshot() -> dict[str, ModelSpec]:
@@ -341,3 +322,7 @@ def _restore(snapshot: Mapping[str, ModelSpec]) -> None:
     with _LOCK:
         _MODELS.clear()
         _MODELS.update(snapshot)
+
+
+#: Loads the ``kerasdigits.models`` entry points into the registry, once, on first use.
+_PLUGINS = _plugins.PluginLoader(ENTRY_POINT_GROUP, "model", snapshot=_snapshot, restore=_restore)

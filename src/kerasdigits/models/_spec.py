@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from kerasdigits import _lazy
+from kerasdigits import _lazy, _validate
 
 __all__ = [
     "INPUT_KINDS",
@@ -82,15 +82,13 @@ class CompileSettings:
     steps_per_execution: int = 1
 
     def __post_init__(self) -> None:
-        spe = self.steps_per_execution
-        if isinstance(spe, bool) or not isinstance(spe, int) or spe < 1:
-            raise ValueError(f"steps_per_execution must be a positive int, got {spe!r}")
+        _set(self, "steps_per_execution",
+             _validate.positive_int(self.steps_per_execution, "steps_per_execution"))
         if not isinstance(self.optimizer, str) or not self.optimizer:
             raise ValueError(f"optimizer must be a non-empty string, got {self.optimizer!r}")
-        if self.learning_rate is not None and not _positive_number(self.learning_rate):
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
-        object.__setattr__(self, "optimizer_options", _frozen_mapping(self.optimizer_options))
-        object.__setattr__(self, "metrics", tuple(self.metrics))
+        _set(self, "learning_rate", _learning_rate(self.learning_rate))
+        _set(self, "optimizer_options", _frozen_mapping(self.optimizer_options))
+        _set(self, "metrics", tuple(self.metrics))
 
     def make_optimizer(self, learning_rate: Any = None) -> Any:
         """Return a new Keras optimizer with these settings (imports Keras).
@@ -165,23 +163,20 @@ class Recipe:
     notes: str = ""
 
     def __post_init__(self) -> None:
-        for attr in ("epochs", "batch_size"):
-            value = getattr(self, attr)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{attr} must be a positive int, got {value!r}")
-        if self.learning_rate is not None and not _positive_number(self.learning_rate):
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        _set(self, "epochs", _validate.positive_int(self.epochs, "epochs"))
+        _set(self, "batch_size", _validate.positive_int(self.batch_size, "batch_size"))
+        _set(self, "learning_rate", _learning_rate(self.learning_rate))
+        _set(self, "schedule", _validate.choice(self.schedule, "schedule", SCHEDULES))
         if not (0 <= self.warmup_epochs <= self.epochs):
             raise ValueError(f"warmup_epochs must be in [0, epochs], got {self.warmup_epochs!r}")
-        if not (0 < self.decay_rate <= 1):
-            raise ValueError(f"decay_rate must be in (0, 1], got {self.decay_rate!r}")
+        _set(self, "decay_rate", _validate.fraction(self.decay_rate, "decay_rate",
+                                                    high_open=False))
         patience = self.early_stopping_patience
-        if patience is not None and (isinstance(patience, bool) or patience < 1):
-            raise ValueError(f"early_stopping_patience must be >= 1 or None, got {patience!r}")
-        if not (0 <= self.validation_size < 1):
-            raise ValueError(f"validation_size must be in [0, 1), got {self.validation_size!r}")
+        if patience is not None:
+            _set(self, "early_stopping_patience",
+                 _validate.positive_int(patience, "early_stopping_patience"))
+        _set(self, "validation_size", _validate.fraction(self.validation_size, "validation_size",
+                                                         low_open=False))
         if patience is not None and self.validation_size == 0:
             raise ValueError("early stopping needs a validation_size > 0")
 
@@ -263,6 +258,9 @@ class ModelSpec:
         reference: Where the reference figure comes from.
         registered_by: The distribution that registered the model (``"kerasdigits"`` for the
             built-in zoo, the plugin's distribution for plugin models).
+        params: The number of parameters of the model built with its defaults (its own
+            ``num_classes``, the native input, no preprocessing), as declared at registration;
+            ``None`` where the builder does not declare it (build the model to count).
 
     Example:
         >>> from kerasdigits.models import get_model_spec
@@ -283,9 +281,12 @@ class ModelSpec:
     reference_accuracy: Mapping[str, float] = field(default_factory=dict, hash=False)
     reference: str = ""
     registered_by: str = ""
+    params: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "reference_accuracy", _frozen_mapping(self.reference_accuracy))
+        _set(self, "reference_accuracy", _frozen_mapping(self.reference_accuracy))
+        if self.params is not None:
+            _set(self, "params", _validate.positive_int(self.params, "params"))
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -320,10 +321,10 @@ def _signature(builder: Callable[..., Any]) -> inspect.Signature:
     return inspect.signature(builder)
 
 
-def _positive_number(value: object) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value > 0
-    )
+def _set(record: object, attribute: str, value: object) -> None:
+    """Store the checked (normalized) value of a field of a frozen dataclass."""
+    object.__setattr__(record, attribute, value)
+
+
+def _learning_rate(value: float | None) -> float | None:
+    return None if value is None else _validate.number(value, "learning_rate", positive=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kerasdigits import _lazy
+from kerasdigits import _lazy, _validate
 
 keras = _lazy.keras()
 
@@ -128,9 +128,7 @@ class SpaceToDepth(keras.layers.Layer):  # type: ignore[misc,name-defined]
 
     def __init__(self, block: int = 2, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if isinstance(block, bool) or not isinstance(block, int) or block < 2:
-            raise ValueError(f"SpaceToDepth: block must be an int >= 2, got {block!r}")
-        self.block = block
+        self.block = _validate.integer(block, "SpaceToDepth: block", minimum=2)
 
     def compute_output_shape(self, input_shape: tuple[Any, ...]) -> tuple[Any, ...]:
         """``(batch, h, w, c)`` to ``(batch, h / block, w / block, block * block * c)``."""

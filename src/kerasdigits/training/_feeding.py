@@ -1,21 +1,130 @@
-"""Feeding images to a Keras model in the form it expects.
+"""What a model takes and how to feed it: the one place that decides.
 
 A kerasdigits model either takes raw ``uint8`` pixels (it was built with in-model
 preprocessing) or, like the tutorials' models, ``float32`` pixels in [0, 1] shaped ``(784,)`` or
-``(28, 28, 1)``. :func:`prepare_images` checks MNIST-style images against the pixel contract
-(:func:`check_pixels`) and converts them to whichever the model declares.
+``(28, 28, 1)``; a ``float32`` model whose first layer normalizes (a ``Normalize`` or
+``Rescaling`` layer) takes ``float32`` pixels 0..255. :func:`input_contract` says which, as an
+:class:`InputContract`; ``train``'s pipeline, ``predict``, ``evaluate`` and ``export_tflite``
+all follow it. :func:`prepare_images` checks MNIST-style images against the pixel contract
+(:func:`check_pixels`) and converts them to what the model declares.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import math
+import weakref
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from kerasdigits._errors import KerasDigitsError
 
-__all__ = ["PixelError", "check_pixels", "model_input_spec", "prepare_images", "to_uint8"]
+__all__ = [
+    "InputContract",
+    "PixelError",
+    "check_pixels",
+    "input_contract",
+    "model_input_spec",
+    "prepare_images",
+    "to_uint8",
+]
+
+
+@dataclass(frozen=True)
+class InputContract:
+    """What a model's input takes.
+
+    Attributes:
+        shape: The per-example input shape (``(784,)``, ``(28, 28)`` or ``(28, 28, 1)``).
+        dtype: ``"uint8"`` or ``"float32"``.
+        scale: ``"raw"`` (pixel values 0..255: a ``uint8`` model, or a float model whose first
+            layer normalizes) or ``"unit"`` (pixel / 255, in [0, 1]).
+        height: Image height.
+        width: Image width.
+        channels: Channels per pixel.
+    """
+
+    shape: tuple[int, ...]
+    dtype: str
+    scale: Literal["raw", "unit"]
+    height: int
+    width: int
+    channels: int
+
+    @property
+    def size(self) -> int:
+        """Values per example."""
+        return self.height * self.width * self.channels
+
+    @property
+    def pixel_factor(self) -> float:
+        """What a raw pixel (0..255) is multiplied by before it is fed: 1 or 1/255."""
+        return 1.0 if self.scale == "raw" else 1.0 / 255.0
+
+
+_CONTRACTS: weakref.WeakKeyDictionary[Any, InputContract] = weakref.WeakKeyDictionary()
+
+
+def input_contract(model: Any) -> InputContract:
+    """Return what ``model`` takes (cached per model).
+
+    Raises:
+        ValueError: The model does not have exactly one defined input.
+    """
+    try:
+        cached = _CONTRACTS.get(model)
+    except TypeError:
+        cached = None
+    if cached is not None:
+        return cached
+    shape, dtype = model_input_spec(model)
+    size = math.prod(shape)
+    if len(shape) >= 2:
+        height, width = shape[0], shape[1]
+    else:
+        side = math.isqrt(max(size, 0))
+        height, width = (side, side) if side * side == size else (1, size)
+    channels = size // (height * width) if height * width else 1
+    raw = dtype == "uint8" or normalizes_first(model)
+    contract = InputContract(tuple(shape), dtype, "raw" if raw else "unit", height, width,
+                             channels)
+    with contextlib.suppress(TypeError):  # not weak-referenceable: not cached
+        _CONTRACTS[model] = contract
+    return contract
+
+
+def first_layers(model: Any) -> list[Any]:
+    """The layers that consume the model's input directly."""
+    from kerasdigits import _lazy
+
+    keras = _lazy.keras()
+    source = model.inputs[0]
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        try:
+            if layer.input is source:
+                found.append(layer)
+        except (AttributeError, ValueError):  # a layer used several times has no single input
+            continue
+    if not found and type(model).__name__ == "Sequential":
+        found = [layer for layer in model.layers[:1]
+                 if not isinstance(layer, keras.layers.InputLayer)]
+    return found
+
+
+def normalizes_first(model: Any) -> bool:
+    """Whether the model's first layer scales the pixels itself (so it takes 0..255)."""
+    from kerasdigits import _lazy
+    from kerasdigits.transforms.layers import Normalize
+
+    keras = _lazy.keras()
+    return any(isinstance(layer, Normalize | keras.layers.Rescaling)
+               for layer in first_layers(model))
 
 
 class PixelError(KerasDigitsError, ValueError):
@@ -125,14 +234,10 @@ def prepare_images(
         ValueError: The model does not have exactly one defined input.
     """
     arr = np.asarray(images)
-    shape, dtype = model_input_spec(model)
-    size = int(np.prod(shape))
-    if len(shape) >= 2:
-        height, width = shape[0], shape[1]
-    else:
-        side = round(size**0.5)
-        height, width = (side, side) if side * side == size else (1, size)
-    channels = size // (height * width)
+    contract = input_contract(model)
+    shape, dtype = contract.shape, contract.dtype
+    size, height, width, channels = (contract.size, contract.height, contract.width,
+                                     contract.channels)
 
     def fits(example: tuple[int, ...]) -> bool:
         return example == (size,) or example == (height, width, channels) or (
@@ -155,6 +260,8 @@ def prepare_images(
     check_pixels(arr, name)
     if dtype == "uint8":
         return to_uint8(arr), single
-    if arr.dtype.kind != "f":
-        return (arr.astype(np.float32) * np.float32(1.0 / 255.0)), single
+    if arr.dtype.kind != "f":  # raw pixels 0..255
+        return arr.astype(np.float32) * np.float32(contract.pixel_factor), single
+    if contract.scale == "raw":  # pixels given in [0, 1], the model takes 0..255
+        return arr.astype(np.float32) * np.float32(255.0), single
     return arr.astype(np.float32, copy=False), single

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from kerasdigits import _keras_compat, _lazy
 from kerasdigits.datasets import Dataset, Split, load_dataset
 from kerasdigits.training._errors import TrainingError
-from kerasdigits.training._feeding import model_input_spec
+from kerasdigits.training._feeding import input_contract
 from kerasdigits.training._history import best_epoch
 from kerasdigits.training._run import LocalRun, Run
 from kerasdigits.training._rundir import (
@@ -115,14 +115,16 @@ def _pipeline(split: Split, model: Any, batch_size: int, *, shuffle: bool,
     """A tf.data pipeline of uint8 batches, adapted on the fly to the model's input."""
     tf = _lazy.tensorflow()
     data = split.to_tf(batch_size, shuffle=shuffle, seed=seed, prefetch=False)
-    shape, dtype = model_input_spec(model)
-    if dtype != "uint8" or tuple(shape) != split.images.shape[1:]:
-        target = tuple(shape)
+    contract = input_contract(model)
+    if contract.dtype != "uint8" or contract.shape != split.images.shape[1:]:
+        target, dtype, factor = contract.shape, contract.dtype, contract.pixel_factor
 
         def adapt(x: Any, y: Any) -> tuple[Any, Any]:
             x = tf.reshape(x, (-1, *target))
             if dtype != "uint8":
-                x = tf.cast(x, dtype) * (1.0 / 255.0)
+                x = tf.cast(x, dtype)
+                if factor != 1.0:
+                    x = x * factor
             return x, y
 
         data = data.map(adapt, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

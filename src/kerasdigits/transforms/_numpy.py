@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
+
+from kerasdigits import _validate
 
 __all__ = ["Compose", "flatten", "normalize", "one_hot", "pipeline", "pixel_stats"]
 
@@ -48,9 +49,7 @@ def _check_pixels(images: Any, name: str = "images") -> npt.NDArray[Any]:
     """
     array = np.asarray(images)
     dtype = array.dtype
-    if dtype == np.bool_ or not (
-        np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)
-    ):
+    if not _validate.is_real_dtype(dtype):
         raise ValueError(
             f"{name} must have an integer (preferably uint8) or float dtype holding raw pixel "
             f"values 0..255, got dtype {dtype}"
@@ -75,20 +74,6 @@ def _check_pixels(images: Any, name: str = "images") -> npt.NDArray[Any]:
             )
         )
     return array
-
-
-def _check_stat(name: str, value: Any) -> float:
-    """Return ``value`` as a finite float, or raise ``ValueError`` naming it."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number on the unit scale, got {value!r}")
-    result = float(value)
-    if not math.isfinite(result):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return result
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,9 +222,7 @@ def normalize(
         >>> normalize(np.array([0, 255], dtype=np.uint8), "standard", mean=0.5, std=0.5).tolist()
         [-1.0, 1.0]
     """
-    if not isinstance(mode, str) or mode not in _MODES:
-        valid = ", ".join(repr(m) for m in _MODES)
-        raise ValueError(f"mode must be one of {valid}, got {mode!r}")
+    mode = _validate.choice(mode, "mode", _MODES)
     if mode == "unit" and (mean is not None or std is not None):
         raise ValueError(
             "mean= and std= apply to mode='standard' only; use "
@@ -253,8 +236,8 @@ def normalize(
         )
     mean_f = std_f = None
     if mean is not None and std is not None:
-        mean_f = _check_stat("mean", mean)
-        std_f = _check_stat("std", std)
+        mean_f = _validate.number(mean, "mean")
+        std_f = _validate.number(std, "std")
         if not 0.0 <= mean_f <= 1.0:
             raise ValueError(
                 f"mean must be on the unit scale, in [0, 1], got {mean!r}; for a mean of raw "
@@ -311,9 +294,7 @@ def one_hot(labels: npt.ArrayLike, num_classes: int = 10) -> npt.NDArray[np.floa
         >>> one_hot(np.array([0, 2]), num_classes=3).tolist()
         [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
     """
-    if not _is_int(num_classes) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
-    num_classes = int(num_classes)
+    num_classes = _validate.positive_int(num_classes, "num_classes")
     array = np.asarray(labels)
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]

@@ -1,5 +1,8 @@
 """The built-in model zoo: importing this package registers every built-in model.
 
+Each model declares its parameter count at registration (:attr:`ModelSpec.params
+<kerasdigits.models.ModelSpec.params>`), checked against the built model by the tests:
+
 ====================  =========================================================  ========
 name                  architecture                                                 params
 ====================  =========================================================  ========
@@ -10,8 +13,8 @@ name                  architecture                                              
 ``convnet``           2 x Conv 32 3x3, MaxPool, Dense 128, softmax                600,810
 ``fashion_convnet``   Conv 64 2x2, Conv 32 2x2, pooling, dropout, Dense 256       412,778
 ``lenet5``            LeNet-5 for 28x28                                            61,706
-``fast_convnet``      ours, tagged ``fast``: small batch-normalized convnet        61,610
-``accurate_convnet``  ours, tagged ``accurate``: VGG-style, BN, translations      141,098
+``fast_convnet``      ours, tagged ``fast``: small batch-normalized convnet        40,002
+``accurate_convnet``  ours, tagged ``accurate``: VGG-style, BN, translations      289,066
 ``fast_mlp``          ours: 2x2 average pooling, 2 x Dense 256-BN-relu, softmax   120,330
 ====================  =========================================================  ========
 """

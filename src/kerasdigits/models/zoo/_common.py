@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from kerasdigits.models._errors import ModelConfigError
+from kerasdigits import _validate
+from kerasdigits.models._errors import ModelConfigError, model_error
 
-__all__ = ["BATCHES_PER_CALL", "check_choice", "check_min_size", "check_rate"]
+__all__ = ["BATCHES_PER_CALL", "check_min_size", "check_rate"]
 
 #: ``steps_per_execution`` of the zoo's models (``accurate_convnet`` uses 8): batches run per
 #: call into the compiled training function. It changes nothing they learn, only how often
@@ -15,16 +16,7 @@ BATCHES_PER_CALL = 16
 
 def check_rate(model: str, argument: str, value: object) -> float:
     """Return ``value`` as a float if it is a valid dropout rate in ``[0, 1)``."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-        raise ModelConfigError(f"{model}: {argument} must be a number in [0, 1), got {value!r}")
-    return float(value)
-
-
-def check_choice(model: str, argument: str, value: object, choices: tuple[str, ...]) -> str:
-    """Return ``value`` if it is one of ``choices``."""
-    if value not in choices:
-        raise ModelConfigError(f"{model}: {argument} must be one of {choices}, got {value!r}")
-    return str(value)
+    return _validate.fraction(value, argument, low_open=False, error=model_error(model))
 
 
 def check_min_size(

@@ -14,6 +14,7 @@ __all__ = ["convnet", "fashion_convnet"]
 
 @register_model(
     "convnet",
+    params=600_810,
     compile_settings=CompileSettings(steps_per_execution=BATCHES_PER_CALL),
     input_kind="image",
     tags=("convnet", "tutorial"),
@@ -43,6 +44,7 @@ def convnet(*, num_classes: int = 10, input_shape: tuple[int, ...] = (28, 28, 1)
 
 @register_model(
     "fashion_convnet",
+    params=412_778,
     compile_settings=CompileSettings(steps_per_execution=BATCHES_PER_CALL),
     input_kind="image",
     tags=("convnet", "tutorial", "fashion", "dropout"),

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kerasdigits import _lazy
+from kerasdigits import _lazy, _validate
+from kerasdigits.models._errors import model_error
 from kerasdigits.models._registry import register_model
 from kerasdigits.models._spec import CompileSettings, Recipe
 from kerasdigits.models.zoo._common import BATCHES_PER_CALL, check_min_size
@@ -22,6 +23,7 @@ __all__ = ["fast_mlp"]
 
 @register_model(
     "fast_mlp",
+    params=120_330,
     input_kind="image",
     tags=("mlp", "ours", "fast", "batchnorm"),
     description="ours, for speed: 2x2 average pooling, 2 x Dense 256-BN-relu, softmax",
@@ -54,10 +56,7 @@ def fast_mlp(
         units: Units of each of the two hidden layers.
     """
     check_min_size("fast_mlp", input_shape, 2, "a 2x2 average pooling")
-    if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-        from kerasdigits.models._errors import ModelConfigError
-
-        raise ModelConfigError(f"fast_mlp: units must be a positive int, got {units!r}")
+    units = _validate.positive_int(units, "units", error=model_error("fast_mlp"))
     from kerasdigits.models.layers import FastBatchNormalization
 
     layers = _lazy.keras().layers

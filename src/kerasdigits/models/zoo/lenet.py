@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from kerasdigits import _lazy
+from kerasdigits import _lazy, _validate
+from kerasdigits.models._errors import model_error
 from kerasdigits.models._registry import register_model
 from kerasdigits.models._spec import CompileSettings, Recipe
-from kerasdigits.models.zoo._common import BATCHES_PER_CALL, check_choice, check_min_size
+from kerasdigits.models.zoo._common import BATCHES_PER_CALL, check_min_size
 
 __all__ = ["lenet5"]
 
 
 @register_model(
     "lenet5",
+    params=61_706,
     compile_settings=CompileSettings(steps_per_execution=BATCHES_PER_CALL),
     input_kind="image",
     tags=("convnet", "classic"),
@@ -42,7 +44,8 @@ def lenet5(
         pooling: ``"average"`` (as in the paper) or ``"max"``.
     """
     check_min_size("lenet5", input_shape, 12, "two 2x2 subsamplings around a 5x5 convolution")
-    pool_kind = check_choice("lenet5", "pooling", pooling, ("average", "max"))
+    pool_kind = _validate.choice(pooling, "pooling", ("average", "max"),
+                                 error=model_error("lenet5"))
     layers = _lazy.keras().layers
     pool = layers.AveragePooling2D if pool_kind == "average" else layers.MaxPooling2D
     return [

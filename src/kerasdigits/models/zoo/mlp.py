@@ -14,6 +14,7 @@ __all__ = ["mlp2x512", "mlp256", "mlp512", "sigmoid4x256"]
 
 @register_model(
     "mlp2x512",
+    params=669_706,
     input_kind="flat",
     tags=("mlp", "tutorial", "dropout"),
     description="Keras mnist_mlp example: 2 x Dense 512 relu (dropout 0.2), softmax; RMSprop",
@@ -45,6 +46,7 @@ def mlp2x512(*, num_classes: int = 10, dropout: float = 0.2) -> list[Any]:
 
 @register_model(
     "mlp256",
+    params=203_530,
     compile_settings=CompileSettings(steps_per_execution=BATCHES_PER_CALL),
     input_kind="flat",
     tags=("mlp", "tutorial"),
@@ -70,6 +72,7 @@ def mlp256(*, num_classes: int = 10) -> list[Any]:
 
 @register_model(
     "mlp512",
+    params=407_050,
     compile_settings=CompileSettings(steps_per_execution=BATCHES_PER_CALL),
     input_kind="flat",
     tags=("mlp", "tutorial"),
@@ -99,6 +102,7 @@ def mlp512(*, num_classes: int = 10) -> list[Any]:
 
 @register_model(
     "sigmoid4x256",
+    params=400_906,
     compile_settings=CompileSettings(steps_per_execution=BATCHES_PER_CALL),
     input_kind="flat",
     tags=("mlp", "tutorial", "sigmoid"),

@@ -41,6 +41,7 @@ def _conv_bn_relu(layers: Any, filters: int, index: int, *, momentum: float = 0.
 
 @register_model(
     "fast_convnet",
+    params=40_002,
     input_kind="image",
     tags=("convnet", "ours", "fast", "batchnorm"),
     description="ours, for speed: 2x2 space-to-depth, Conv 24, conv-BN 48, Dense 64-BN, softmax",
@@ -99,6 +100,7 @@ def fast_convnet(
 
 @register_model(
     "accurate_convnet",
+    params=289_066,
     input_kind="image",
     tags=("convnet", "ours", "accurate", "batchnorm", "dropout", "augmentation"),
     description="ours, for accuracy: VGG-style conv-BN 2x32, 2x64, 2x128, translations, dropout",
