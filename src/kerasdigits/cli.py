@@ -78,10 +78,12 @@ def _cmd_models(args: argparse.Namespace, out: TextIO) -> int:
     rows = [("name", "styles", "params", "tags", "reference accuracy")]
     for name in names:
         spec = get_model_spec(name)
-        params = f"{build(name, compile=False).count_params():,}"
+        # Declared at registration; only a plugin's undeclared model is built (TensorFlow).
+        params = spec.params if spec.params is not None else build(
+            name, compile=False).count_params()
         ref = ", ".join(f"{k} {v:.2%}" for k, v in spec.reference_accuracy.items()) or "-"
         styles = "/".join(("*" + s if s == spec.default_style else s) for s in spec.styles)
-        rows.append((name, styles, params, ",".join(spec.tags), ref))
+        rows.append((name, styles, f"{params:,}", ",".join(spec.tags), ref))
     _table(rows, out, right={2})
     out.write("(* = default style)\n")
     return 0
@@ -353,24 +355,19 @@ def _validation_arg(text: str) -> str | float:
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    from kerasdigits._validate import parse
+
+    value = parse(text, int, "a whole number", error=argparse.ArgumentTypeError)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
 def _preset(text: str) -> str:
-    from kerasdigits._suggest import did_you_mean
+    from kerasdigits._validate import choice
     from kerasdigits.callbacks import PRESETS
 
-    if text not in PRESETS:
-        raise argparse.ArgumentTypeError(
-            f"unknown preset {text!r}.{did_you_mean(text, PRESETS)} Presets: "
-            f"{', '.join(PRESETS)}")
-    return text
+    return choice(text, "preset", PRESETS, error=argparse.ArgumentTypeError)
 
 
 _NO_CHECKSUM_HELP = ("do not check the files' sha256 against the pinned checksums (for your "
