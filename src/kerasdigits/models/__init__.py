@@ -17,7 +17,7 @@ Importing this package, listing models and reading specs do not import TensorFlo
 Example:
     >>> from kerasdigits.models import build, list_models
     >>> list_models(tags="fast")
-    ['fast_convnet']
+    ['fast_convnet', 'fast_mlp']
     >>> build("lenet5", preprocessing="unit").count_params()
     61706
 """
