@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         list_models,
         register_model,
     )
+    from kerasdigits.serve import serve
     from kerasdigits.training import (
         Evaluation,
         TrainResult,
@@ -64,6 +65,7 @@ _LAZY: dict[str, str] = {
     "get_model_spec": "kerasdigits.models",
     "list_models": "kerasdigits.models",
     "register_model": "kerasdigits.models",
+    "serve": "kerasdigits.serve",
     "Evaluation": "kerasdigits.training",
     "TrainResult": "kerasdigits.training",
     "evaluate": "kerasdigits.training",
@@ -115,6 +117,7 @@ __all__ = [
     "predict",
     "register_model",
     "save_model",
+    "serve",
     "train",
 ]
 
