@@ -150,3 +150,23 @@ def test_example_load_dataset_quick() -> None:
     assert result.returncode == 0, result.stderr
     assert "x float32(5400, 784) in [0.0, 1.0]" in result.stdout
     assert "first batch images uint8(128, 28, 28), labels uint8(128,)" in result.stdout
+
+
+def test_no_function_is_longer_than_80_lines_of_code() -> None:
+    """Entry points read as a list of named steps: no function body (docstring aside) > 80."""
+    import ast
+
+    root = Path(kerasdigits.__file__).parent
+    long = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            body = node.body
+            docstring = (isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                         and isinstance(body[0].value.value, str))
+            first = body[1] if docstring and len(body) > 1 else body[0]
+            lines = (node.end_lineno or first.lineno) - first.lineno + 1
+            if lines > 80:
+                long.append(f"{path.relative_to(root)}:{node.lineno} {node.name} ({lines})")
+    assert not long, long

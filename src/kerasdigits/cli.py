@@ -263,20 +263,16 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text!r}")
-    return value
+    from kerasdigits._validate import number, parse
+
+    value = parse(text, float, "a number", error=argparse.ArgumentTypeError)
+    return number(value, "the size", positive=True, error=argparse.ArgumentTypeError)
 
 
 def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    from kerasdigits._validate import parse
+
+    value = parse(text, int, "a port number", error=argparse.ArgumentTypeError)
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {value}")
     return value
@@ -483,6 +479,16 @@ def build_parser() -> argparse.ArgumentParser:
     checksum = argparse.ArgumentParser(add_help=False)
     checksum.add_argument("--no-verify", action="store_true", help=_NO_CHECKSUM_HELP)
 
+    _add_data_commands(sub, data, checksum)
+    _add_train_command(sub, data, checksum)
+    _add_model_commands(sub, data, checksum)
+    _add_file_commands(sub, data)
+    return parser
+
+
+def _add_data_commands(sub: Any, data: argparse.ArgumentParser,
+                       checksum: argparse.ArgumentParser) -> None:
+    """``datasets``, ``summary`` and ``models``."""
     p = _subparser(sub, "datasets", "list datasets and where each is found", parents=[data])
     p.set_defaults(func=_cmd_datasets)
 
@@ -500,6 +506,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tag", action="append", help="only models with this tag (repeatable)")
     p.set_defaults(func=_cmd_models)
 
+
+def _add_train_command(sub: Any, data: argparse.ArgumentParser,
+                       checksum: argparse.ArgumentParser) -> None:
+    """``train``."""
     p = _subparser(sub, "train", "train a zoo model and keep the best one",
                    "Train a zoo model on a dataset with its recipe, keep the best epoch, "
                    "evaluate it on the test split, and write OUT/model.keras (with its class "
@@ -540,6 +550,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export_options(p, prefix="with --export: ")
     p.set_defaults(func=_cmd_train)
 
+
+def _add_model_commands(sub: Any, data: argparse.ArgumentParser,
+                        checksum: argparse.ArgumentParser) -> None:
+    """``evaluate`` and ``predict``: a saved model at work."""
     p = _subparser(sub, "evaluate", "evaluate a saved .keras model on a test split",
                    parents=[data, checksum])
     p.add_argument("model_file", help="a .keras file (e.g. run/model.keras)")
@@ -559,6 +573,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="feed the pixels as they are (28x28 grayscale) instead of to_mnist()")
     p.set_defaults(func=_cmd_predict)
 
+
+def _add_file_commands(sub: Any, data: argparse.ArgumentParser) -> None:
+    """``export``, ``inspect`` and ``serve``: the file that goes to the phone."""
     p = _subparser(sub, "export", "export a saved model to .tflite (LiteRT, ML Kit)",
                    "Export a saved model to a .tflite file for LiteRT, ML Kit or MediaPipe: "
                    "batch 1, builtin ops only, TFLite metadata with the model's class names "
@@ -605,7 +622,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest upload accepted, in MiB (default: 10)")
     p.add_argument("--access-log", action="store_true", help="print a line per request")
     p.set_defaults(func=_cmd_serve)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
