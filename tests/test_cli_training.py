@@ -98,9 +98,16 @@ def test_predict_no_preprocess_feeds_28x28_pixels(run_dir: Path, tmp_path: Path,
 
 
 def test_predict_class_names_from_dataset(run_dir: Path, digit_pngs: list[tuple[Path, int]],
+                                          tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["predict", str(run_dir / "model.keras"), str(digit_pngs[0][0]), "--dataset",
-            "fashion_mnist"]
+    # A model saved with plain Keras has no class names: --dataset names them.
+    import keras
+
+    import kerasdigits
+
+    plain = tmp_path / "plain.keras"
+    keras.saving.save_model(kerasdigits.load_model(run_dir / "model.keras"), plain)
+    argv = ["predict", str(plain), str(digit_pngs[0][0]), "--dataset", "fashion_mnist"]
     assert cli.main(argv) == 0
     fashion = load_dataset("fashion_mnist_sample").class_names
     assert capsys.readouterr().out.split(": ", 1)[1].split(" (p=")[0] in fashion
@@ -327,3 +334,51 @@ def test_a_bug_deep_inside_a_dependency_shows_its_traceback(
     # --debug shows the traceback of any error.
     assert cli.main(["--debug", "evaluate", "missing.keras"]) == 1
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_the_out_folder_is_locked_whatever_the_preset(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from kerasdigits.training._rundir import lock_run
+
+    with lock_run(tmp_path / "r"):
+        argv = ["train", "mlp256", "--dataset", "mnist_sample", "--epochs", "1", "--preset",
+                "quick", "--overwrite", "--out", str(tmp_path / "r")]
+        assert cli.main(argv) == 1
+    assert "in use by another training run" in capsys.readouterr().err
+    assert not (tmp_path / "r" / "model.keras").exists()
+
+
+def test_resume_of_a_run_without_checkpoints_is_refused(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    out = tmp_path / "q"
+    argv = ["train", "mlp256", "--dataset", "mnist_sample", "--epochs", "1", "--preset",
+            "quick", "--out", str(out)]
+    assert cli.main(argv) == 0
+    before = (out / "model.keras").read_bytes()
+    assert cli.main([*argv[:5], "2", *argv[6:], "--resume"]) == 1
+    assert "no checkpoints to continue from" in capsys.readouterr().err
+    assert (out / "model.keras").read_bytes() == before
+
+
+@pytest.mark.parametrize("seed", ["-1", "99999999999999999999", "x"])
+def test_a_bad_seed_is_a_usage_error(seed: str, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["train", "mlp256", "--seed", seed, "--out", str(tmp_path / "r")]) == 2
+    assert "--seed" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_evaluate_and_predict_follow_the_models_own_dataset(
+        tmp_path: Path, digit_pngs: list[tuple[Path, int]],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "f"
+    assert cli.main(["train", "mlp256", "--dataset", "fashion_mnist_sample", "--epochs", "1",
+                     "--preset", "quick", "--out", str(out)]) == 0
+    capsys.readouterr()
+    # No --dataset: the Fashion test split (offline), not MNIST.
+    assert cli.main(["evaluate", str(out / "model.keras")]) == 0
+    assert "T-shirt/top" in capsys.readouterr().out
+    png = str(digit_pngs[0][0])
+    assert cli.main(["predict", str(out / "model.keras"), png, "--dataset", "mnist"]) == 1
+    assert "trained with the classes T-shirt/top" in capsys.readouterr().err

@@ -409,6 +409,7 @@ def test_success_replaces_an_existing_file_atomically(trained_mlp: Any, data: Da
     ({"representative_data": "mnist_sample"}, r"calibrates quantization='int8'"),
     ({"labels": ["a", "b"]}, r"2 labels given but the model has 10 classes"),
     ({"labels": ["x"] * 9 + [""]}, r"non-empty single lines"),
+    ({"labels": ["x"] * 9 + ["esc\x1b[2J"]}, r"printable characters"),
     ({"invert": "yes"}, r"invert must be True or False"),
 ])
 def test_bad_arguments_raise_and_leave_no_file(kwargs: dict[str, Any], message: str,

@@ -199,3 +199,75 @@ def test_a_misspelt_monitor_fails_before_the_first_epoch(small: Dataset,
     cbs = [callbacks.early_stopping(monitor="val_loss")]
     with pytest.raises(TrainingError, match="monitors 'val_loss'"):
         train("mlp256", small, epochs=1, callbacks=cbs, validation="none", verbose=0)
+
+
+# ------------------------------------------------------- found by an adversarial pass
+
+
+def test_a_resumed_run_keeps_the_best_epoch_and_its_weights(small: Dataset, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """A resumed epoch that is worse than an earlier one is not a 'best' checkpoint, and the
+    returned model has the best epoch's weights, as without the resume."""
+    first = train("mlp256", small, epochs=2, checkpoint_dir=tmp_path, seed=0, verbose=0)
+    best_before = first.best_epoch
+    best_files = {p.name for p in tmp_path.glob("mlp256-*.keras")}
+    # Make the resumed epoch worse than any earlier one: a learning rate that wrecks it.
+    import keras
+
+    real_load = keras.models.load_model
+
+    def wrecked(*args: object, **kwargs: object) -> object:
+        model = real_load(*args, **kwargs)
+        if getattr(model, "optimizer", None) is not None:
+            model.optimizer.learning_rate = 5.0
+        return model
+
+    monkeypatch.setattr(keras.models, "load_model", wrecked)
+    resumed = train("mlp256", small, epochs=3, checkpoint_dir=tmp_path, seed=0, verbose=0,
+                    resume=True)
+    monkeypatch.undo()
+    losses = resumed.history["val_loss"]
+    assert losses[2] > min(losses[:2])
+    assert resumed.best_epoch == best_before
+    assert {p.name for p in tmp_path.glob("mlp256-*.keras")} == best_files
+    from kerasdigits.training import load_model
+
+    best_file = next(p for p in tmp_path.glob(f"mlp256-{best_before:02d}-*.keras"))
+    expected = load_model(best_file).get_weights()
+    for got, want in zip(resumed.model.get_weights(), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_resume_on_another_dataset_is_refused(tmp_path: Path) -> None:
+    fashion = load_dataset("fashion_mnist_sample")
+    fashion = dataclasses.replace(fashion, train=fashion.train.take(slice(0, 600)))
+    digits = load_dataset("mnist_sample")
+    digits = dataclasses.replace(digits, train=digits.train.take(slice(0, 600)))
+    train("mlp256", fashion, epochs=1, checkpoint_dir=tmp_path, seed=0, verbose=0)
+    before = snapshot(tmp_path)
+    with pytest.raises(TrainingError, match="trained on the classes T-shirt/top"):
+        train("mlp256", digits, epochs=2, checkpoint_dir=tmp_path, seed=0, verbose=0,
+              resume=True)
+    assert snapshot(tmp_path) == before
+
+
+def test_resume_without_an_index_uses_last_keras_and_never_starts_over(
+        small: Dataset, tmp_path: Path) -> None:
+    train("mlp256", small, epochs=1, checkpoint_dir=tmp_path, seed=0, verbose=0)
+    (tmp_path / "checkpoints.json").unlink()
+    resumed = train("mlp256", small, epochs=2, checkpoint_dir=tmp_path, seed=0, verbose=0,
+                    resume=True)
+    assert resumed.initial_epoch == 1
+    # Files of an earlier run but nothing to resume from: an error, not a fresh start.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "history.json").write_text("{}")
+    with pytest.raises(TrainingError, match="no checkpoint to continue from"):
+        train("mlp256", small, epochs=1, checkpoint_dir=other, verbose=0, resume=True)
+
+
+def test_preset_none_trains_without_callbacks(small: Dataset, tmp_path: Path) -> None:
+    result = train("mlp256", small, epochs=1, callbacks="none", checkpoint_dir=tmp_path,
+                   verbose=0)
+    assert result.epochs_run == 1 and not list(tmp_path.iterdir())

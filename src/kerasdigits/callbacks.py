@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
 import os
 import string
 from collections.abc import Iterable
@@ -130,6 +131,11 @@ def _checkpoint_class() -> type:
 
         def __init__(self, filepath: str, *, history: dict[str, list[float]] | None = None,
                      **kwargs: Any) -> None:
+            # A resumed run's first epoch is "best" only if it beats the earlier epochs.
+            earlier = [v for v in (history or {}).get(kwargs.get("monitor", "val_loss"), [])
+                       if math.isfinite(v)]
+            if earlier and kwargs.get("save_best_only"):
+                kwargs.setdefault("initial_value_threshold", min(earlier))
             super().__init__(filepath, **kwargs)
             self._template = str(filepath)
             #: The folder this callback writes into (read by ``train`` for its result).

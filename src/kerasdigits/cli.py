@@ -99,13 +99,9 @@ def _table(rows: Sequence[Sequence[str]], out: TextIO, right: set[int] | None = 
 
 
 def _cmd_train(args: argparse.Namespace, out: TextIO) -> int:
-    import json
     from pathlib import Path
 
-    from kerasdigits._files import atomic_write_bytes
-    from kerasdigits.datasets import load_dataset
     from kerasdigits.models import get_model_spec
-    from kerasdigits.training import evaluate, is_chief, make_strategy, train
 
     get_model_spec(args.model)  # fail fast on an unknown name, before loading data
     if args.resume and args.overwrite:
@@ -113,6 +109,19 @@ def _cmd_train(args: argparse.Namespace, out: TextIO) -> int:
                           "pass one of them")
     export_path = _export_path(args.export, Path(args.out)) if args.export else None
     out_dir = _out_folder(Path(args.out), resume=args.resume, overwrite=args.overwrite)
+    from kerasdigits.training._rundir import lock_run
+
+    with lock_run(out_dir):  # one run per --out, whatever the preset
+        return _train_into(args, out, out_dir, export_path)
+
+
+def _train_into(args: argparse.Namespace, out: TextIO, out_dir: Any, export_path: Any) -> int:
+    import json
+
+    from kerasdigits._files import atomic_write_bytes
+    from kerasdigits.datasets import load_dataset
+    from kerasdigits.training import evaluate, is_chief, make_strategy, train
+
     strategy: Any = args.strategy
     if args.collective_timeout is not None:
         if args.strategy != "multi_worker":
@@ -144,7 +153,7 @@ def _cmd_train(args: argparse.Namespace, out: TextIO) -> int:
                        json.dumps(evaluation.as_dict(), indent=1).encode("utf-8"))
     atomic_write_bytes(out_dir / "evaluation.txt", (str(evaluation) + "\n").encode("utf-8"))
     figures = _training_figures(result, dataset, evaluation, out_dir)
-    written = ["model.keras", "history.json", "evaluation.json", *figures]
+    written = ["model.keras", "history.json", "evaluation.json", "evaluation.txt", *figures]
     epochs = _plural(result.epochs_run, "epoch")
     out.write(f"trained {args.model} on {dataset.name} for {epochs} in "
               f"{result.wall_time:.1f} s (best epoch {result.best_epoch})\n")
@@ -178,6 +187,15 @@ def _out_folder(out_dir: Any, *, resume: bool, overwrite: bool) -> Any:
             f"--out {out_dir} holds an earlier run ({', '.join(earlier)}); continue it with "
             "--resume, replace it with --overwrite, or pass another --out"
         )
+    if earlier and resume:
+        from kerasdigits.training._rundir import earlier_run
+
+        if earlier_run(out_dir / "checkpoints") is None:
+            raise _FailureError(
+                f"--resume: --out {out_dir} holds an earlier run ({', '.join(earlier)}) but no "
+                "checkpoints to continue from (was it trained with --preset quick or none?); "
+                "pass --overwrite to start afresh"
+            )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -281,9 +299,12 @@ def _port(text: str) -> int:
 def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     from kerasdigits.datasets import load_dataset
     from kerasdigits.training import evaluate, load_model
+    from kerasdigits.training._io import model_info
 
     model = load_model(args.model_file)
-    dataset = load_dataset(args.dataset, data_dir=args.data_dir, verify=not args.no_verify)
+    # Default: the dataset the model was trained on, as export does.
+    name = args.dataset or model_info(model).dataset or "mnist"
+    dataset = load_dataset(name, data_dir=args.data_dir, verify=not args.no_verify)
     out.write(str(evaluate(model, dataset)) + "\n")
     return 0
 
@@ -294,7 +315,15 @@ def _cmd_predict(args: argparse.Namespace, out: TextIO) -> int:
     from kerasdigits.training import get_class_names, load_model, predict
 
     model = load_model(args.model_file)
-    names = _class_names(args.dataset) if args.dataset else get_class_names(model)
+    names = get_class_names(model)
+    if args.dataset:
+        given = _class_names(args.dataset)
+        if names is not None and tuple(given) != tuple(names):
+            raise _FailureError(
+                f"{args.model_file} was trained with the classes {', '.join(names[:4])}, ... "
+                f"but --dataset {args.dataset} has {', '.join(given[:4])}, ...; leave "
+                "--dataset out to use the model's own class names")
+        names = given
     from kerasdigits.transforms import mnist_from_file, read_picture
 
     for path in args.images:
@@ -356,6 +385,16 @@ def _positive_int(text: str) -> int:
     value = parse(text, int, "a whole number", error=argparse.ArgumentTypeError)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    from kerasdigits._validate import parse
+
+    value = parse(text, int, "a whole number", error=argparse.ArgumentTypeError)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number from 0 to 2**32 - 1, "
+                                         f"got {text!r}")
     return value
 
 
@@ -498,7 +537,7 @@ def _add_data_commands(sub: Any, data: argparse.ArgumentParser,
     p.add_argument("--no-download", action="store_true", help="never download")
     p.add_argument("--validation-size", type=_validation_size, default=0,
                    help="carve a stratified validation split out of train (count or fraction)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the validation split")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the validation split")
     p.set_defaults(func=_cmd_summary)
 
     p = _subparser(sub, "models", "list the model zoo")
@@ -529,7 +568,7 @@ def _add_train_command(sub: Any, data: argparse.ArgumentParser,
                         "TensorBoard), none")
     p.add_argument("--validation", default="auto", type=_validation_arg,
                    help="auto, test, none, or a size to carve out of train")
-    p.add_argument("--seed", type=int,
+    p.add_argument("--seed", type=_seed,
                    help="seed for weights, shuffling and the validation split: the same seed "
                         "gives the same run on the same machine (default: random)")
     p.add_argument("--resume", action="store_true",
@@ -557,8 +596,9 @@ def _add_model_commands(sub: Any, data: argparse.ArgumentParser,
     p = _subparser(sub, "evaluate", "evaluate a saved .keras model on a test split",
                    parents=[data, checksum])
     p.add_argument("model_file", help="a .keras file (e.g. run/model.keras)")
-    p.add_argument("--dataset", default="mnist",
-                   help="dataset whose test split to use (default: mnist)")
+    p.add_argument("--dataset",
+                   help="dataset whose test split to use (default: the one the model was "
+                        "trained on, else mnist)")
     p.set_defaults(func=_cmd_evaluate)
 
     p = _subparser(sub, "predict", "classify pictures (PNG, JPEG) of one digit each",

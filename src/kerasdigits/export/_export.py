@@ -391,9 +391,11 @@ def _resolve_labels(
         raise ExportError(
             f"{len(result)} labels given but the model has {num_classes} classes"
         )
-    bad = [label for label in result if not label.strip() or "\n" in label or "\r" in label]
+    bad = [label for label in result if not label.strip()
+           or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in label)]
     if bad:
-        raise ExportError(f"labels must be non-empty single lines, got {bad[:3]!r}")
+        raise ExportError(f"labels must be non-empty single lines of printable characters, "
+                          f"got {bad[:3]!r}")
     return result
 
 

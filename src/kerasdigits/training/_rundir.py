@@ -20,8 +20,8 @@ from typing import Any
 
 from kerasdigits.training._errors import RunInUseError, TrainingError
 
-__all__ = ["LOCK_FILE", "ResumePoint", "check_fresh_start", "check_same_model", "lock_run",
-           "resume_point"]
+__all__ = ["LOCK_FILE", "ResumePoint", "check_fresh_start", "check_same_model", "earlier_run",
+           "lock_run", "resume_point"]
 
 #: The lock file inside a checkpoint folder (it holds the PID of the run using the folder).
 LOCK_FILE = ".kerasdigits.lock"
@@ -63,7 +63,7 @@ def lock_run(directory: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _earlier_run(directory: Path) -> str | None:
+def earlier_run(directory: Path) -> str | None:
     """Describe the earlier run whose files are in ``directory``, or ``None``."""
     from kerasdigits.callbacks import CHECKPOINT_INDEX, HISTORY_FILE, LAST_CHECKPOINT
 
@@ -84,7 +84,7 @@ def check_fresh_start(directory: Path, *, overwrite: bool) -> None:
     Raises:
         TrainingError: ``directory`` holds an earlier run and ``overwrite`` is false.
     """
-    earlier = _earlier_run(directory)
+    earlier = earlier_run(directory)
     if earlier is None:
         return
     if not overwrite:
@@ -131,7 +131,14 @@ def resume_point(directory: Path) -> ResumePoint | None:
 
     found = latest_checkpoint(directory)
     if found is None:
-        return None
+        # No usable index: last.keras records its own epoch and history.
+        from kerasdigits.callbacks import LAST_CHECKPOINT
+
+        last = directory / LAST_CHECKPOINT
+        recorded = read_checkpoint(last) if last.is_file() else None
+        if recorded is None:
+            return None
+        found = (last, recorded[0])
     path, epoch = found
     recorded = read_checkpoint(path) if path.suffix == ".keras" else None
     if recorded is not None:

@@ -21,6 +21,7 @@ from kerasdigits.training._run import LocalRun, Run
 from kerasdigits.training._rundir import (
     check_fresh_start,
     check_same_model,
+    earlier_run,
     lock_run,
     resume_point,
 )
@@ -162,7 +163,7 @@ def _callbacks(callbacks: str | Sequence[Any] | None, directory: Path, has_valid
                history: dict[str, list[float]]) -> list[Any]:
     from kerasdigits import callbacks as presets
 
-    if callbacks is None:
+    if callbacks is None or callbacks == "none":
         return []
     if not isinstance(callbacks, str):
         return list(callbacks)
@@ -314,7 +315,8 @@ def _train(
     with lock_run(write_dir) if manages_folder else contextlib.nullcontext():
         model, initial_epoch, previous = _starting_point(
             model, model_or_name, directory, write_dir, epochs, resume=resume,
-            overwrite=overwrite, manages_folder=manages_folder, run=run)
+            overwrite=overwrite, manages_folder=manages_folder, run=run,
+            class_names=dataset.class_names)
         _record_classes(model, dataset, model_or_name)
         initial_epoch, previous, backup = run.backup(
             directory, write_dir, callbacks, resume=resume, initial_epoch=initial_epoch,
@@ -333,6 +335,8 @@ def _train(
     new = {k: [float(v) for v in values] for k, values in history.history.items()}
     merged = {k: previous.get(k, []) + new.get(k, []) for k in new}
     directory, paths = _written_checkpoints(cbs, directory, write_dir)
+    if manages_folder:
+        _restore_earlier_best(model, merged, initial_epoch, write_dir)
     return TrainResult(model=model, history=merged, best_epoch=best_epoch(merged), wall_time=wall,
                        epochs_run=len(new.get("loss", [])), initial_epoch=initial_epoch,
                        checkpoint_dir=directory if paths else None, checkpoint_paths=paths,
@@ -388,9 +392,37 @@ def _compile(model: Any, spec: ModelSpec | None, model_or_name: Any, *, steps: i
                       metrics=["accuracy"])
 
 
+def _restore_earlier_best(model: Any, history: dict[str, list[float]], initial_epoch: int,
+                          folder: Path) -> None:
+    """After a resumed run, put back the best epoch's weights if it was an earlier one.
+
+    Early stopping restores the best weights of *this* run; when the best epoch overall came
+    before the resume, its best-only checkpoint holds them.
+    """
+    best = best_epoch(history)
+    if not 0 < best <= initial_epoch:
+        return
+    from kerasdigits.callbacks import LAST_CHECKPOINT, CallbackError, read_index
+    from kerasdigits.training._io import load_model
+
+    try:
+        entries = read_index(folder)
+    except CallbackError:
+        return
+    for entry in entries:
+        path = folder / entry["path"]
+        if (entry["epoch"] == best and entry["path"] != LAST_CHECKPOINT
+                and path.suffix == ".keras" and path.is_file()):
+            model.set_weights(load_model(path, compile=False).get_weights())
+            print(f"resume: the best epoch is still {best}; its weights are restored from "
+                  f"{path}", file=sys.stderr)
+            return
+
+
 def _starting_point(model: Any, model_or_name: Any, directory: Path, write_dir: Path,
                     epochs: int, *, resume: bool, overwrite: bool, manages_folder: bool,
-                    run: Run) -> tuple[Any, int, dict[str, list[float]]]:
+                    run: Run, class_names: Sequence[str]
+                    ) -> tuple[Any, int, dict[str, list[float]]]:
     """Return ``(model, initial_epoch, history so far)``: resumed, or a fresh start."""
     if not resume:
         if manages_folder:
@@ -404,6 +436,11 @@ def _starting_point(model: Any, model_or_name: Any, directory: Path, write_dir: 
     point = resume_point(directory)
     run.agree(point.epoch if point else 0, "the checkpoint to resume from")
     if point is None:
+        earlier = earlier_run(directory)
+        if earlier is not None:
+            raise TrainingError(f"resume: {directory} holds files of an earlier run ({earlier}) "
+                                "but no checkpoint to continue from; pass overwrite=True "
+                                "(--overwrite) to start afresh there")
         print(f"resume: no checkpoint in {directory}; starting from epoch 1", file=sys.stderr)
         return model, 0, {}
     if point.epoch >= epochs:
@@ -411,6 +448,15 @@ def _starting_point(model: Any, model_or_name: Any, directory: Path, write_dir: 
                             f"ask for more than {point.epoch} epochs")
     loaded = load_model(point.path, compile=True)
     check_same_model(point.path, loaded, model_or_name)
+    from kerasdigits.training._io import get_class_names
+
+    own = get_class_names(loaded)
+    if own is not None and tuple(own) != tuple(class_names):
+        raise TrainingError(
+            f"resume: {point.path} was trained on the classes {', '.join(own[:4])}, ... but "
+            f"this dataset has {', '.join(tuple(class_names)[:4])}, ...; resume on the same "
+            "dataset, or train into another folder"
+        )
     print(f"resume: continuing from {point.path} (epoch {point.epoch} of {epochs})",
           file=sys.stderr)
     return loaded, point.epoch, point.history
