@@ -6,6 +6,7 @@ are written row by row as 1-bit PNGs so that making them costs neither time nor 
 
 from __future__ import annotations
 
+import json
 import struct
 import subprocess
 import sys
@@ -111,6 +112,28 @@ def test_float_tiff_is_scaled(tmp_path: Path) -> None:
     wide = unit * 1000 - 200  # any other range is stretched to 0..255
     np.testing.assert_array_equal(read_picture(_save(wide, tmp_path / "wide.tiff")),
                                   np.rint(unit * 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_float_tiff_with_nan_or_infinity_is_refused(tmp_path: Path, bad: float) -> None:
+    unit = np.linspace(0.0, 1.0, 64, dtype=np.float32).reshape(8, 8)
+    unit[3, 4] = bad
+    path = _save(unit, tmp_path / "bad.tiff")
+    with Image.open(path) as img:
+        assert img.mode == "F"
+    for read in (read_picture, mnist_from_file):
+        with pytest.raises(ImageError, match="NaN or infinite") as e:
+            read(path)
+        assert str(e.value).startswith(f"{path}: ") and "\n" not in str(e.value)
+
+
+def test_float_tiff_with_nan_is_refused_after_shrinking_too(tmp_path: Path) -> None:
+    unit = np.full((300, 200), 0.9, dtype=np.float32)
+    unit[100:200, 90:110] = 0.1
+    unit[7, 7] = np.nan
+    path = _save(unit, tmp_path / "bad.tiff")
+    with pytest.raises(ImageError, match=r"bad\.tiff: float picture with NaN"):
+        mnist_from_file(path, max_side=50)
 
 
 def test_rgba_is_composited_on_white(tmp_path: Path) -> None:
@@ -328,3 +351,108 @@ def test_mnist_from_file_checks_invert_before_reading(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="invert must be 'auto', True or False") as e:
         mnist_from_file(tmp_path / "nope.png", invert="yes")  # type: ignore[arg-type]
     assert not isinstance(e.value, ImageError)
+
+
+# --------------------------------------------------------------------------------------------
+# Shrinking big pictures
+
+
+def test_read_picture_keeps_full_size_unless_max_side_is_given(tmp_path: Path) -> None:
+    path = _save(_digit_on_paper(300, 200), tmp_path / "tall.png")
+    assert read_picture(path).shape == (300, 200)
+    small = read_picture(path, max_side=60)
+    assert small.shape == (60, 40) and small.dtype == np.uint8
+    assert read_picture(path, max_side=300).shape == (300, 200)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="max_side must be a positive integer"):
+            read_picture(path, max_side=bad)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="max_side must be a positive integer"):
+            mnist_from_file(path, max_side=bad)  # type: ignore[arg-type]
+
+
+def _close(shrunk: np.ndarray, full: np.ndarray) -> None:
+    """The same digit, up to a shift of one pixel.
+
+    to_mnist centres the digit by a whole number of pixels, so a sharp-edged drawing whose
+    centre of mass falls near half a pixel can land one pixel over once averaged down (the
+    6000x6000 "7" below does, at 1024 pixels: mean difference 8.6 unshifted, 0 shifted).
+    """
+    assert (shrunk.shape, shrunk.dtype) == ((28, 28), np.uint8)
+    diffs = [np.abs(np.roll(shrunk.astype(int), (dy, dx), axis=(0, 1)) - full.astype(int)).mean()
+             for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    assert min(diffs) < 8, diffs
+
+
+def _sticker(rgba: np.ndarray, path: Path, mode: str) -> Path:
+    Image.fromarray(rgba).convert(mode).save(path)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["gray", "rgb", "rgba", "la", "palette-transparency", "1bit",
+                                  "16bit", "jpeg-exif"])
+def test_shrunk_picture_gives_the_full_size_digit(tmp_path: Path, kind: str) -> None:
+    gray = _digit_on_paper(600, 400)
+    gray[100:140, 80:200] = 20  # a "7"-ish top bar, so that rotations show
+    rgba = np.zeros((600, 400, 4), dtype=np.uint8)
+    rgba[gray < 128] = (255, 255, 255, 255)  # light ink on a transparent background
+    if kind == "gray":
+        path = _save(gray, tmp_path / "d.png")
+    elif kind == "rgb":
+        path = _save(np.stack([gray] * 3, axis=-1), tmp_path / "d.png")
+    elif kind == "rgba":
+        path = _sticker(rgba, tmp_path / "d.png", "RGBA")
+    elif kind == "la":
+        path = _sticker(rgba, tmp_path / "d.png", "LA")
+    elif kind == "palette-transparency":
+        path = _sticker(rgba, tmp_path / "d.png", "P")  # white ink, transparent colour
+        with Image.open(path) as img:
+            assert img.mode == "P" and "transparency" in img.info
+    elif kind == "1bit":
+        path = _save(gray > 128, tmp_path / "d.png")
+    elif kind == "16bit":
+        path = _save(gray.astype(np.uint16) * 257, tmp_path / "d.png")
+    else:
+        exif = Image.Exif()
+        exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+        path = tmp_path / "d.jpg"
+        Image.fromarray(np.stack([gray] * 3, axis=-1)).save(path, exif=exif, quality=95)
+    full = mnist_from_file(path, max_side=None)
+    assert full.max() == 255
+    _close(mnist_from_file(path, max_side=64), full)
+    if kind == "jpeg-exif":  # decoded at 1/8 of the size (JPEG draft), then rotated
+        assert read_picture(path, max_side=75).shape == (50, 75, 3)
+
+
+_MEASURE = """
+import json, resource, sys
+from kerasdigits.transforms import mnist_from_file
+digit = mnist_from_file(sys.argv[1])
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"digit": digit.tolist(), "peak_mb": peak / (1 << 20 if sys.platform == "darwin"
+                                                               else 1 << 10)}))
+"""
+
+
+def _page(side: int, scale: int, path: Path) -> Path:
+    """A "7" on grey paper, ``side`` pixels square, drawn in blocks of ``scale`` pixels."""
+    from PIL import ImageDraw
+
+    img = Image.new("RGB", (side, side), (230, 230, 230))
+    draw = ImageDraw.Draw(img)
+    for x0, y0, x1, y1 in [(180, 100, 420, 160), (360, 100, 420, 500), (240, 280, 470, 320)]:
+        draw.rectangle((x0 * scale, y0 * scale, x1 * scale - 1, y1 * scale - 1), fill=(20, 20, 20))
+    img.save(path)
+    return path
+
+
+def test_a_6000x6000_picture_is_shrunk_before_conversion(tmp_path: Path) -> None:
+    # Converted at full size, this took 1.8 GB and 5 s; shrunk to MAX_SIDE first, under 200 MB.
+    big = _page(6000, 10, tmp_path / "big.png")
+    result = subprocess.run([sys.executable, "-c", _MEASURE, str(big)], capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["peak_mb"] < 300, answer["peak_mb"]
+    # The same drawing at a tenth of the size, converted at full size, gives the same digit.
+    full = mnist_from_file(_page(600, 1, tmp_path / "small.png"), max_side=None)
+    _close(np.array(answer["digit"], dtype=np.uint8), full)

@@ -372,11 +372,63 @@ def test_malformed_json_gets_400_and_wrong_json_422(client: TestClient) -> None:
         assert expected in message, (body, message)
 
 
+def test_json_integer_too_long_for_python_gets_400(client: TestClient) -> None:
+    # json.loads raises a plain ValueError ("Exceeds the limit (4300 digits)"): not a 500.
+    body = b'{"image": [[' + b"7" * 5000 + b"]]}"
+    message = _error(client.post("/api/predict", content=body,
+                                 headers={"content-type": "application/json"}), 400)
+    assert message.startswith("malformed JSON: a number is too long: Exceeds the limit")
+    assert "set_int_max_str_digits" not in message
+
+
 def test_other_mistakes_get_a_json_error(client: TestClient) -> None:
-    assert client.get("/api/predict").status_code == 405
+    response = client.get("/api/predict")
+    assert _error(response, 405) == "405 Method Not Allowed"
+    assert response.headers["allow"] == "POST"
+    assert "content-security-policy" in response.headers
     assert "has no file" in _error(client.post("/api/predict", data={"name": "x"},
                                                files={"other": ("", b"", "text/plain")}), 422)
-    assert client.get("/nothing-here").status_code == 404
+    assert _error(client.get("/nothing-here"), 404) == "404 Not Found"
+    assert _error(client.get("/static/nothing.js"), 404) == "404 Not Found"
+    assert client.get("/static/app.js").status_code == 200
+
+
+def test_big_picture_is_shrunk_before_to_mnist(client: TestClient,
+                                               served_models: ServedModels) -> None:
+    # Converted at full size, a 2400x2400 picture took about 500 MB of NumPy arrays (and a
+    # 6300x6300 one 2.2 GB); shrunk to MAX_SIDE by Pillow first, a few tens of MB.
+    import tracemalloc
+
+    from kerasdigits.serve._images import image_from_bytes
+
+    image = served_models.images[0]
+    big = photo_png(image, size=2400)
+    tracemalloc.start()
+    try:
+        shrunk = image_from_bytes(big)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 << 20, f"{peak / (1 << 20):.0f} MiB"
+    small = image_from_bytes(photo_png(image, size=160))
+    assert np.abs(shrunk.astype(int) - small.astype(int)).mean() < 8
+    answers = [client.post("/api/predict", content=png, headers={"content-type": "image/png"})
+               for png in (big, photo_png(image, size=160))]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[0].json()["label"] == answers[1].json()["label"]
+
+
+def test_float_picture_with_nan_gets_422(client: TestClient) -> None:
+    from PIL import Image
+
+    pixels = np.full((40, 40), 0.9, dtype=np.float32)
+    pixels[10:30, 18:22] = 0.1
+    pixels[0, 0] = np.nan
+    stream = io.BytesIO()
+    Image.fromarray(pixels).save(stream, "TIFF")
+    message = _error(client.post("/api/predict", content=stream.getvalue(),
+                                 headers={"content-type": "image/tiff"}), 422)
+    assert message == "unusable picture: float picture with NaN or infinite pixels"
 
 
 # ----------------------------------------------------------------------------- a real server

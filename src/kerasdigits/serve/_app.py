@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders, UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -40,7 +41,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kerasdigits.serve._classifier import Classifier
-from kerasdigits.serve._images import RequestError, image_from_bytes, image_from_json
+from kerasdigits.serve._images import (
+    RequestError,
+    _first_line,
+    image_from_bytes,
+    image_from_json,
+)
 
 __all__ = ["STATIC_DIR", "build_app"]
 
@@ -115,6 +121,14 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """404, 405 and other errors Starlette raises, as JSON like the API's own errors."""
+    if not isinstance(exc, HTTPException):  # pragma: no cover - registered for it only
+        raise exc
+    return JSONResponse({"error": f"{exc.status_code} {exc.detail}"},
+                        status_code=exc.status_code, headers=exc.headers)
+
+
 def _mib(limit: int) -> str:
     return f"{limit / (1 << 20):g} MiB" if limit >= 1 << 20 else f"{limit:,} bytes"
 
@@ -173,6 +187,9 @@ def _parse_json(body: bytes) -> Any:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RequestError(400, f"malformed JSON: {exc}") from None
+    except ValueError as exc:  # an integer of more than sys.get_int_max_str_digits() digits
+        reason = _first_line(exc).partition(";")[0]  # not the hint to the server's Python
+        raise RequestError(400, f"malformed JSON: a number is too long: {reason}") from None
     except RecursionError:
         raise RequestError(400, "malformed JSON: nested too deeply") from None
 
@@ -263,7 +280,8 @@ def build_app(classifier: Classifier, *, threads: int, max_upload_bytes: int) ->
         Route("/api/predict", predict, methods=["POST"]),
         Mount("/static", StaticFiles(directory=os.fspath(STATIC_DIR)), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={HTTPException: _http_error})
     app.add_middleware(_SecurityHeaders)
     app.state.classifier = classifier
     app.state.workers = workers

@@ -1,11 +1,13 @@
 """Turning what a client sends (a picture file, or pixels as JSON) into the 28x28 model input.
 
 A picture is decoded with Pillow, normalized as :func:`~kerasdigits.transforms.read_picture`
-normalizes files (EXIF orientation, palettes, 16-bit...), and goes through
-:func:`~kerasdigits.transforms.to_mnist`. Pixels sent as JSON are either a 28x28 image already
-in MNIST's format (fed as they are) or, with ``"preprocess": true``, any picture for
-``to_mnist``. Every problem is a :class:`RequestError` carrying the HTTP status and a one-line
-message for the client.
+normalizes files (EXIF orientation, palettes, 16-bit...), shrunk to a longer side of
+:data:`~kerasdigits.transforms._pictures.MAX_SIDE` pixels (as
+:func:`~kerasdigits.transforms.mnist_from_file` does, so that a big photo costs tens of
+megabytes rather than gigabytes), and goes through :func:`~kerasdigits.transforms.to_mnist`.
+Pixels sent as JSON are either a 28x28 image already in MNIST's format (fed as they are) or,
+with ``"preprocess": true``, any picture for ``to_mnist``. Every problem is a
+:class:`RequestError` carrying the HTTP status and a one-line message for the client.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ import numpy.typing as npt
 
 from kerasdigits.serve._classifier import IMAGE_SIZE
 from kerasdigits.transforms._mnistify import to_mnist
-from kerasdigits.transforms._pictures import _DECODE_ERRORS, MAX_PIXELS, _pixels
+from kerasdigits.transforms._pictures import (
+    _DECODE_ERRORS,
+    MAX_PIXELS,
+    MAX_SIDE,
+    _NonFinitePixelsError,
+    _pixels,
+)
 
 __all__ = ["RequestError", "image_from_bytes", "image_from_json"]
 
@@ -49,6 +57,8 @@ def _no_digit(exc: ValueError) -> RequestError:
 def image_from_bytes(data: bytes, *, max_pixels: int = MAX_PIXELS) -> npt.NDArray[np.uint8]:
     """Decode a picture file and return its ``to_mnist`` image.
 
+    A picture whose longer side is more than :data:`MAX_SIDE` pixels is shrunk to that first.
+
     Args:
         data: The file's bytes (PNG, JPEG, GIF, BMP, TIFF, WebP: what Pillow reads).
         max_pixels: Refuse larger pictures (width times height) before decoding them.
@@ -58,7 +68,8 @@ def image_from_bytes(data: bytes, *, max_pixels: int = MAX_PIXELS) -> npt.NDArra
 
     Raises:
         RequestError: 422 for an empty, truncated or corrupt file or a picture without a
-            digit; 415 for a file that is not a picture; 413 for too many pixels.
+            digit, or a float picture with NaN or infinite pixels; 415 for a file that is
+            not a picture; 413 for too many pixels.
     """
     if not data:
         raise RequestError(422, "empty request: send a picture file (PNG, JPEG, ...)")
@@ -85,7 +96,9 @@ def image_from_bytes(data: bytes, *, max_pixels: int = MAX_PIXELS) -> npt.NDArra
             raise RequestError(413, f"picture too large: {width}x{height} pixels, more than "
                                     f"the {max_pixels:,} allowed")
         try:
-            pixels = _pixels(img, keep_alpha=True)
+            pixels = _pixels(img, keep_alpha=True, max_side=MAX_SIDE)
+        except _NonFinitePixelsError as exc:
+            raise RequestError(422, f"unusable picture: {exc}") from None
         except Image.DecompressionBombError:
             raise RequestError(413, "picture too large (a decompression bomb?)") from None
         except _DECODE_ERRORS as exc:
