@@ -65,7 +65,13 @@ def arrays() -> Arrays:
 
 
 def test_list_datasets() -> None:
-    assert list_datasets() == ["fashion_mnist", "fashion_mnist_sample", "mnist", "mnist_sample"]
+    assert list_datasets() == [
+        "emnist_balanced", "emnist_digits", "emnist_letters", "fashion_mnist",
+        "fashion_mnist_sample", "kmnist", "mnist", "mnist_sample",
+    ]
+    assert list_datasets("*sample") == ["fashion_mnist_sample", "mnist_sample"]
+    assert list_datasets(["KMNIST", "emnist_d*"]) == ["emnist_digits", "kmnist"]
+    assert list_datasets("cifar*") == []
 
 
 @pytest.mark.parametrize(
@@ -86,7 +92,8 @@ def test_unknown_dataset_suggests_close_names(typo: str, suggestion: str) -> Non
     message = str(info.value)
     assert f"unknown dataset {typo!r}" in message
     assert suggestion in message
-    assert "Known datasets: fashion_mnist, fashion_mnist_sample, mnist, mnist_sample" in message
+    assert "Known datasets: emnist_balanced, emnist_digits, " in message
+    assert "pass its path" in message
 
 
 def test_unknown_dataset_without_close_match_lists_known() -> None:

@@ -1,7 +1,8 @@
 """Entry-point plugins: the one loader that kerasdigits' registries share.
 
 A third-party distribution adds to a registry by declaring entry points in the registry's
-group (``kerasdigits.models`` for models), in its ``pyproject.toml``::
+group (``kerasdigits.models`` for models, ``kerasdigits.datasets`` for datasets), in its
+``pyproject.toml``::
 
     [project.entry-points."kerasdigits.models"]
     my_models = "my_package.models"            # a module that registers on import
@@ -66,9 +67,10 @@ _CURRENT: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 class PluginWarning(KerasDigitsWarning):
     """A plugin (an entry point in a kerasdigits group) failed to load or was refused.
 
-    Raised as a warning when a plugin of the ``kerasdigits.models`` group fails to load (the
-    message names the distribution, the entry point and the error; the other plugins still
-    load), or when it tries to replace a built-in model (the built-in is kept).
+    Raised as a warning when a plugin of the ``kerasdigits.models`` or
+    ``kerasdigits.datasets`` group fails to load (the message names the distribution, the
+    entry point and the error; the other plugins still load), or when it tries to replace a
+    built-in model or dataset (the built-in is kept).
     """
 
 

@@ -31,27 +31,33 @@ __all__ = ["main"]
 
 
 def _cmd_datasets(args: argparse.Namespace, out: TextIO) -> int:
-    from kerasdigits.datasets import dataset_info, list_datasets, locate_dataset
-    from kerasdigits.datasets._download import mirror_url
+    from kerasdigits.datasets import get_dataset_info, list_datasets, locate_dataset
 
-    rows = [("name", "train", "test", "location")]
+    rows = [("name", "classes", "train", "test", "location")]
     for name in list_datasets():
-        info = dataset_info(name)
-        source = locate_dataset(name, data_dir=args.data_dir)
-        if source is not None:
-            where = str(source)
-        else:
-            from kerasdigits._config import env_mirrors
-
-            mirrors = env_mirrors() or info.mirrors
-            first = mirror_url(mirrors[0], info.name, "") if mirrors else "(no mirror)"
-            where = f"not found; would download from {first}"
-        rows.append((name, f"{info.counts[0]:,}", f"{info.counts[1]:,}", where))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        info = get_dataset_info(name)
+        train, test = (f"{c:,}" for c in info.counts) if info.counts else ("?", "?")
+        rows.append((name, str(info.num_classes), train, test,
+                     _where(info, locate_dataset(name, data_dir=args.data_dir))))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)))
-        out.write(f"  {row[3]}\n")
+        out.write(f"  {row[4]}\n")
     return 0
+
+
+def _where(info: Any, source: Any) -> str:
+    """Where ``kerasdigits datasets`` says a dataset is (or would come from)."""
+    from kerasdigits._config import env_mirrors
+    from kerasdigits.datasets._download import mirror_url
+
+    if info.loader is not None:
+        return f"plugin of {info.registered_by} (its own loader)"
+    if source is not None:
+        return str(source)
+    mirrors = env_mirrors() or info.mirrors
+    first = mirror_url(mirrors[0], info.name, "") if mirrors else "(no mirror)"
+    return f"not found; would download from {first}"
 
 
 def _cmd_summary(args: argparse.Namespace, out: TextIO) -> int:

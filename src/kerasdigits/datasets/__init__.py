@@ -1,4 +1,9 @@
-"""MNIST-style datasets: loaders, the :class:`Dataset` record, and IDX file reading and writing.
+"""MNIST-style datasets: the registry, loaders, folders of pictures, and IDX files.
+
+Datasets are found by name in a registry (:func:`list_datasets`, :func:`get_dataset_info`)
+that third-party packages extend with :func:`register_dataset` and the
+``kerasdigits.datasets`` entry-point group; :func:`load_dataset` loads one by name, or a
+folder of a user's own pictures by path (:func:`load_image_folder`).
 
 Example:
     >>> from kerasdigits.datasets import load_dataset, list_datasets
@@ -12,13 +17,22 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kerasdigits._errors import DatasetError
-from kerasdigits.datasets._catalog import DatasetInfo, dataset_info, list_datasets
+from kerasdigits.datasets._catalog import DatasetInfo
 from kerasdigits.datasets._dataset import Dataset, DataSource, Split, stratified_split
 from kerasdigits.datasets._idx import read_idx, write_idx
 from kerasdigits.datasets._load import load_dataset, locate_dataset
+from kerasdigits.datasets._registry import (
+    dataset_info,
+    get_dataset_info,
+    list_datasets,
+    register_dataset,
+)
+
+if TYPE_CHECKING:
+    from kerasdigits.datasets._folder import load_image_folder
 
 __all__ = [
     "DataSource",
@@ -27,12 +41,15 @@ __all__ = [
     "DatasetInfo",
     "Split",
     "dataset_info",
+    "get_dataset_info",
     "list_datasets",
     "load_dataset",
     "load_fashion_mnist",
+    "load_image_folder",
     "load_mnist",
     "locate_dataset",
     "read_idx",
+    "register_dataset",
     "stratified_split",
     "write_idx",
 ]
@@ -46,3 +63,12 @@ def load_mnist(*, data_dir: str | Path | None = None, **kwargs: Any) -> Dataset:
 def load_fashion_mnist(*, data_dir: str | Path | None = None, **kwargs: Any) -> Dataset:
     """Load Fashion-MNIST: ``load_dataset("fashion_mnist", ...)``; see :func:`load_dataset`."""
     return load_dataset("fashion_mnist", data_dir=data_dir, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    # The folder loader (and the thread pool and Pillow it uses) loads on first use.
+    if name == "load_image_folder":
+        from kerasdigits.datasets._folder import load_image_folder
+
+        return load_image_folder
+    raise AttributeError(f"module 'kerasdigits.datasets' has no attribute {name!r}")

@@ -1,14 +1,22 @@
-"""What kerasdigits knows about each dataset: files, checksums, class names, mirrors."""
+"""What kerasdigits knows about each built-in dataset: files, checksums, class names, mirrors.
+
+The datasets themselves are looked up through the registry (:mod:`._registry`), which starts
+with the entries of :data:`DATASETS` and takes more from :func:`register_dataset` and plugins.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kerasdigits._errors import DatasetError
-from kerasdigits._suggest import did_you_mean
+from kerasdigits._plugins import BUILTIN
 
-__all__ = ["DATASETS", "ROLES", "DatasetInfo", "dataset_info", "list_datasets"]
+if TYPE_CHECKING:
+    from kerasdigits.datasets._dataset import Dataset
+
+__all__ = ["DATASETS", "ROLES", "DatasetInfo"]
 
 #: The four files of an MNIST-style dataset, by role, with their standard (uncompressed) names.
 ROLES: dict[str, str] = {
@@ -36,6 +44,11 @@ _FASHION = (
     "Bag",
     "Ankle boot",
 )
+_KUZUSHIJI = ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")
+_UPPER = tuple(chr(c) for c in range(ord("A"), ord("Z") + 1))
+# EMNIST Balanced: digits, the 26 capitals, and the 11 lower-case letters whose shape differs
+# from their capital (emnist-balanced-mapping.txt).
+_BALANCED = (*_DIGITS, *_UPPER, "a", "b", "d", "e", "f", "g", "h", "n", "q", "r", "t")
 _MNIST_LICENSE = (
     "MNIST database of handwritten digits, Yann LeCun, Corinna Cortes and Christopher J. C. "
     "Burges, CC BY-SA 3.0"
@@ -43,18 +56,42 @@ _MNIST_LICENSE = (
 _FASHION_LICENSE = (
     "Fashion-MNIST, Zalando SE (Han Xiao, Kashif Rasul, Roland Vollgraf), MIT License"
 )
+_KMNIST_LICENSE = (
+    '"KMNIST Dataset" (created by CODH), adapted from "Kuzushiji Dataset" (created by NIJL '
+    "and others), doi:10.20676/00000341, CC BY-SA 4.0"
+)
+_EMNIST_LICENSE = (
+    "EMNIST, Gregory Cohen, Saeed Afshar, Jonathan Tapson and Andre van Schaik (2017), "
+    "arXiv:1702.05373, derived from NIST Special Database 19; see NIST's terms of use"
+)
+_EMNIST_MIRRORS = ("https://biometrics.nist.gov/cs_links/EMNIST/",)
+#: md5 of the official ``gzip.zip`` (the only published checksum of EMNIST), as pinned by
+#: torchvision (``torchvision/datasets/mnist.py``, class ``EMNIST``).
+_EMNIST_ZIP_MD5 = "58c8d27c78d21e728a6bc7b3cc06412e"
+#: The largest ``gzip.zip`` accepted (the official one is about 536 MiB).
+_EMNIST_ZIP_MAX = 640 * 1024 * 1024
+
+
+def _emnist_files(split: str) -> dict[str, str]:
+    return {role: f"emnist-{split}-{stem.replace('t10k', 'test')}"
+            for role, stem in ROLES.items()}
 
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """Static facts about one dataset.
+    """What the registry knows about one dataset.
+
+    The built-in datasets are MNIST-style IDX files found by the search order of
+    :func:`~kerasdigits.datasets.load_dataset`; a dataset registered with
+    :func:`~kerasdigits.datasets.register_dataset` has a ``loader`` instead.
 
     Attributes:
         name: Canonical name, as accepted by :func:`~kerasdigits.datasets.load_dataset`.
         title: Human-readable title.
-        class_names: The 10 class names, index = label.
-        sha256: sha256 of each file's *decompressed* contents, keyed by role (see ``ROLES``).
-        counts: Number of ``(train, test)`` examples.
+        class_names: The class names, index = label.
+        sha256: sha256 of each file's *decompressed* contents, keyed by role (see ``ROLES``);
+            empty when only the compressed files' hashes are published.
+        counts: Number of ``(train, test)`` examples (``None``: unknown).
         folder_names: Sub-folder names looked for under a data directory, first preferred.
         mirrors: Default download base URLs, tried in order.
         keras_npz: File name of Keras's single-file copy under ``$KERAS_HOME/datasets``.
@@ -63,14 +100,33 @@ class DatasetInfo:
         bundled: ``True`` for the small samples shipped inside the package.
         license: Attribution and license.
         description: One-sentence description.
+        aliases: Other names accepted for the dataset.
+        files: The file name (without ``.gz``) of each role, when not the standard ``ROLES``.
+        gz_sha256: sha256 of each official *compressed* (``.gz``) file, by role; checked when
+            the file found is gzip data (a recompressed copy must be decompressed, or loaded
+            with ``verify=False``).
+        gz_md5: md5 of each official compressed file, by role, checked as ``gz_sha256``.
+        archive: For a dataset published as one zip file (EMNIST's ``gzip.zip``): its name;
+            the roles' ``.gz`` files are read from inside it, under ``archive_prefix``.
+        archive_prefix: The folder of the ``.gz`` members inside ``archive``.
+        archive_md5: The published md5 of ``archive``.
+        archive_max_size: The largest ``archive`` accepted, in bytes (download bound).
+        label_offset: Subtracted from the stored labels (EMNIST Letters stores 1..26).
+        transposed: The stored images are transposed relative to MNIST (EMNIST); they are
+            returned in MNIST's orientation.
+        checksum_source: Where the pinned checksums come from.
+        loader: For a registered dataset, the function that loads it (see
+            :func:`~kerasdigits.datasets.register_dataset`); ``None`` for IDX files.
+        registered_by: The distribution that registered the dataset (``"kerasdigits"`` for
+            the built-ins).
     """
 
     name: str
     title: str
     class_names: tuple[str, ...]
-    sha256: dict[str, str]
-    counts: tuple[int, int]
-    folder_names: tuple[str, ...]
+    sha256: dict[str, str] = field(default_factory=dict)
+    counts: tuple[int, int] | None = None
+    folder_names: tuple[str, ...] = ()
     mirrors: tuple[str, ...] = ()
     keras_npz: str | None = None
     keras_folder: str | None = None
@@ -79,10 +135,32 @@ class DatasetInfo:
     license: str = ""
     description: str = ""
     aliases: tuple[str, ...] = field(default=())
+    files: dict[str, str] = field(default_factory=lambda: dict(ROLES))
+    gz_sha256: dict[str, str] = field(default_factory=dict)
+    gz_md5: dict[str, str] = field(default_factory=dict)
+    archive: str | None = None
+    archive_prefix: str = ""
+    archive_md5: str | None = None
+    archive_max_size: int = 0
+    label_offset: int = 0
+    transposed: bool = False
+    checksum_source: str = ""
+    loader: Callable[..., Dataset] | None = None
+    registered_by: str = BUILTIN
+
+    @property
+    def cache_folder(self) -> str:
+        """The folder name in the library cache (shared by the datasets of one archive)."""
+        return self.folder_names[0] if self.archive and self.folder_names else self.name
+
+    @property
+    def verifiable(self) -> bool:
+        """Whether any checksum is pinned (of the files or of the archive)."""
+        return bool(self.sha256 or self.gz_sha256 or self.gz_md5 or self.archive_md5)
 
     @property
     def num_classes(self) -> int:
-        """Number of classes (10 for every built-in dataset)."""
+        """Number of classes."""
         return len(self.class_names)
 
     def file_size(self, role: str) -> int:
@@ -96,10 +174,12 @@ class DatasetInfo:
             role: Which file (a key of ``ROLES``).
 
         Raises:
-            ValueError: ``role`` is not a key of ``ROLES``.
+            ValueError: ``role`` is not a key of ``ROLES``, or the counts are unknown.
         """
         if role not in ROLES:
             raise ValueError(f"unknown file role {role!r}; expected one of {', '.join(ROLES)}")
+        if self.counts is None:
+            raise ValueError(f"dataset {self.name!r}: the number of examples is not known")
         count = self.counts[0 if role.startswith("train") else 1]
         if role.endswith("images"):
             return _IMAGES_HEADER + count * _IMAGE_BYTES
@@ -187,37 +267,69 @@ DATASETS: dict[str, DatasetInfo] = {
             ),
             aliases=("fashion-mnist-sample",),
         ),
+        DatasetInfo(
+            name="kmnist",
+            title="Kuzushiji-MNIST",
+            class_names=_KUZUSHIJI,
+            counts=(60_000, 10_000),
+            folder_names=("kmnist", "kuzushiji-mnist"),
+            mirrors=("https://codh.rois.ac.jp/kmnist/dataset/kmnist/",),
+            # md5: the KMNIST repository's download script (rois-codh/kmnist) and torchvision's
+            # KMNIST class; sha256: torchvision-ruby's KMNIST class (ankane/torchvision-ruby,
+            # lib/torchvision/datasets/kmnist.rb). Both are of the official .gz files.
+            gz_md5={
+                "train_images": "bdb82020997e1d708af4cf47b453dcf7",
+                "train_labels": "e144d726b3acfaa3e44228e80efcd344",
+                "test_images": "5c965bf0a639b31b8f53240b1b52f4d7",
+                "test_labels": "7320c461ea6c1c855c0b718fb2a4b134",
+            },
+            gz_sha256={
+                "train_images": "51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4",
+                "train_labels": "e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17",
+                "test_images": "edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5",
+                "test_labels": "20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c",
+            },
+            checksum_source=(
+                "md5 of the official .gz files: rois-codh/kmnist and torchvision; sha256 of the "
+                "same files: ankane/torchvision-ruby"
+            ),
+            license=_KMNIST_LICENSE,
+            description=(
+                "70,000 28x28 grayscale cursive Japanese (Kuzushiji) characters, one per "
+                "hiragana row, in 10 classes."
+            ),
+            aliases=("kuzushiji_mnist", "kuzushiji-mnist", "k-mnist"),
+        ),
+        *(
+            DatasetInfo(
+                name=f"emnist_{split}",
+                title=f"EMNIST {split.capitalize()}",
+                class_names=classes,
+                counts=counts,
+                folder_names=("emnist",),
+                mirrors=_EMNIST_MIRRORS,
+                files=_emnist_files(split),
+                archive="gzip.zip",
+                archive_prefix="gzip/",
+                archive_md5=_EMNIST_ZIP_MD5,
+                archive_max_size=_EMNIST_ZIP_MAX,
+                label_offset=offset,
+                transposed=True,
+                checksum_source="md5 of the official gzip.zip: torchvision's EMNIST class",
+                license=_EMNIST_LICENSE,
+                description=description,
+                aliases=(f"emnist-{split}",),
+            )
+            for split, classes, counts, offset, description in (
+                ("digits", _DIGITS, (240_000, 40_000), 0,
+                 "280,000 28x28 handwritten digits from NIST SD 19, in MNIST's format."),
+                ("letters", _UPPER, (124_800, 20_800), 1,
+                 "145,600 28x28 handwritten letters, upper and lower case merged, 26 classes."),
+                ("balanced", _BALANCED, (112_800, 18_800), 0,
+                 "131,600 28x28 handwritten characters in 47 balanced classes: digits, "
+                 "capitals, and the 11 lower-case letters unlike their capital."),
+            )
+        ),
     )
 }
 
-_ALIASES: dict[str, str] = {
-    alias: info.name for info in DATASETS.values() for alias in (info.name, *info.aliases)
-}
-
-
-def list_datasets() -> list[str]:
-    """Return the names of every dataset :func:`load_dataset` accepts, sorted.
-
-    Example:
-        >>> from kerasdigits import list_datasets
-        >>> list_datasets()
-        ['fashion_mnist', 'fashion_mnist_sample', 'mnist', 'mnist_sample']
-    """
-    return sorted(DATASETS)
-
-
-def dataset_info(name: str) -> DatasetInfo:
-    """Return the :class:`DatasetInfo` for ``name`` (aliases such as ``"fashion-mnist"`` work).
-
-    Raises:
-        DatasetError: The name is unknown; the message suggests close matches.
-    """
-    if not isinstance(name, str):
-        raise TypeError(f"dataset name must be a string, got {type(name).__name__}")
-    key = name.strip().lower()
-    if key in _ALIASES:
-        return DATASETS[_ALIASES[key]]
-    raise DatasetError(
-        f"unknown dataset {name!r}.{did_you_mean(key, _ALIASES)} "
-        f"Known datasets: {', '.join(list_datasets())}."
-    )

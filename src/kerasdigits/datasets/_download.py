@@ -12,6 +12,7 @@ size (a decompression bomb is refused after a few megabytes).
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import sys
 import time
@@ -20,16 +21,22 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import IO, Any, TextIO
 
 from kerasdigits._errors import DatasetError
-from kerasdigits._files import atomic_write_bytes
+from kerasdigits._files import atomic_write, atomic_write_bytes
 from kerasdigits._version import __version__
-from kerasdigits.datasets._catalog import ROLES, DatasetInfo
+from kerasdigits.datasets._catalog import DatasetInfo
 from kerasdigits.datasets._idx import decompress
-from kerasdigits.datasets._verify import check_sha256, mark_verified
+from kerasdigits.datasets._verify import check_compressed, check_digest, check_sha256, mark_verified
 
-__all__ = ["DEFAULT_TIMEOUT", "download_file", "max_download_size", "mirror_url"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "download_archive",
+    "download_file",
+    "max_download_size",
+    "mirror_url",
+]
 
 #: Seconds a connection may stay silent before the download is abandoned.
 DEFAULT_TIMEOUT = 30.0
@@ -115,9 +122,13 @@ class _Progress:
 
 
 def _fetch(
-    url: str, *, timeout: float, progress: _Progress | None, name: str, limit: int, what: str
+    url: str, *, timeout: float, progress: _Progress | None, name: str, limit: int, what: str,
+    sink: Callable[[bytes], object] | None = None,
 ) -> bytes:
     """Return the body at ``url``, refusing one longer than ``limit`` bytes (``what`` says whose).
+
+    With ``sink``, each chunk goes to ``sink`` instead (a large file written to disk as it
+    arrives) and ``b""`` is returned.
 
     Raises:
         DatasetError: The body is incomplete or longer than ``limit`` (announced or received).
@@ -144,7 +155,10 @@ def _fetch(
                 done += len(chunk)
                 if done > limit:
                     raise DatasetError(f"{url}: download stopped after {too_big}")
-                chunks.append(chunk)
+                if sink is None:
+                    chunks.append(chunk)
+                else:
+                    sink(chunk)
                 bar.update(done)
             if total is not None and done != total:
                 raise DatasetError(f"{url}: incomplete download ({done:,} of {total:,} bytes)")
@@ -183,9 +197,10 @@ def download_file(
             download longer than :func:`max_download_size` or decompressing past
             :meth:`~DatasetInfo.file_size` is such an error).
     """
-    filename = ROLES[role] + ".gz"
+    filename = info.files[role] + ".gz"
     dest = dest_dir / filename
     what = f"{info.name} {role}"
+    pinned = {"md5": info.gz_md5, "sha256": info.gz_sha256}
     failures: list[str] = []
     for mirror in mirrors:
         url = mirror_url(mirror, info.name, filename)
@@ -195,23 +210,93 @@ def download_file(
         try:
             raw = _fetch(url, timeout=timeout, progress=bar, name=filename,
                          limit=max_download_size(info, role), what=what)
+            # The published hashes of the compressed files are checked first, when there are
+            # any: a mirror serving uncompressed data then fails (nothing to check it with).
+            if (info.gz_md5 or info.gz_sha256) and not check_compressed(
+                    raw, pinned, role, source=url, what=what):
+                raise DatasetError(f"{url}: not gzip data, so it cannot be checked against "
+                                   f"the published hashes of {filename}")
             data = decompress(raw, source=url, limit=info.file_size(role), what=what)
             if validate is not None:
                 validate(data, url)
-            check_sha256(data, info.sha256[role], source=url, what=what)
+            if info.sha256:
+                check_sha256(data, info.sha256[role], source=url, what=what)
         except (OSError, http.client.HTTPException, DatasetError, ValueError) as exc:
-            reason = str(exc.reason if isinstance(exc, urllib.error.URLError) else exc)
-            # DatasetError messages already start with the URL.
-            reason = reason.removeprefix(f"{url}: ")
-            failures.append(f"{url}: {type(exc).__name__}: {reason}")
+            failures.append(_failure(url, exc))
             continue
         atomic_write_bytes(dest, raw)
-        mark_verified(dest, info.sha256[role])
+        if info.sha256:
+            mark_verified(dest, info.sha256[role])
         return dest, mirror
+    raise _all_failed(info, filename, failures)
+
+
+def download_archive(
+    info: DatasetInfo,
+    dest_dir: Path,
+    mirrors: Sequence[str],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    stream: TextIO | None = None,
+) -> tuple[Path, str]:
+    """Download ``info``'s zip archive (EMNIST's ``gzip.zip``) into ``dest_dir``.
+
+    The archive is written to a temporary file as it arrives (it is hundreds of megabytes),
+    hashed on the way, and renamed into place only when it is complete and its md5 matches
+    the published one; at most :attr:`~DatasetInfo.archive_max_size` bytes are accepted.
+
+    Returns:
+        The written path and the mirror it came from.
+
+    Raises:
+        DatasetError: Every mirror failed; the message lists each URL and its error.
+    """
+    assert info.archive is not None
+    dest = dest_dir / info.archive
+    what = f"{info.name}'s {info.archive}"
+    failures: list[str] = []
+    for mirror in mirrors:
+        url = mirror_url(mirror, info.name, info.archive)
+        if stream is not None:
+            stream.write(f"Downloading {url}\n")
+        digest = hashlib.md5(usedforsecurity=False)
+        try:
+            with atomic_write(dest) as out:
+                _fetch(url, timeout=timeout, progress=_Progress(info.archive, None, stream),
+                       name=info.archive, limit=info.archive_max_size, what=what,
+                       sink=_tee(digest, out))
+                if info.archive_md5:
+                    check_digest(digest.hexdigest(), info.archive_md5, algorithm="md5",
+                                 source=url, what=what, of="the zip file")
+        except (OSError, http.client.HTTPException, DatasetError, ValueError) as exc:
+            failures.append(_failure(url, exc))
+            continue
+        if info.archive_md5:
+            mark_verified(dest, "md5:" + info.archive_md5)
+        return dest, mirror
+    raise _all_failed(info, info.archive, failures)
+
+
+def _tee(digest: Any, out: IO[bytes]) -> Callable[[bytes], None]:
+    """Return a sink that hashes each chunk and writes it to ``out``."""
+    def sink(chunk: bytes) -> None:
+        digest.update(chunk)
+        out.write(chunk)
+
+    return sink
+
+
+def _failure(url: str, exc: BaseException) -> str:
+    reason = str(exc.reason if isinstance(exc, urllib.error.URLError) else exc)
+    # DatasetError messages already start with the URL.
+    return f"{url}: {type(exc).__name__}: {reason.removeprefix(f'{url}: ')}"
+
+
+def _all_failed(info: DatasetInfo, filename: str, failures: list[str]) -> DatasetError:
     if not failures:
         failures.append("no mirrors configured")
     details = "\n    ".join(failures)
-    raise DatasetError(f"could not download {filename} for {info.name!r}:\n    {details}")
+    return DatasetError(f"could not download {filename} for {info.name!r}:\n    {details}")
 
 
 def default_stream(progress: bool) -> TextIO | None:

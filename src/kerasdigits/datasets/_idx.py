@@ -12,6 +12,7 @@ import io
 import math
 import os
 import struct
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -26,8 +27,10 @@ __all__ = [
     "idx_bytes",
     "idx_header",
     "parse_idx",
+    "read_bytes",
     "read_decompressed",
     "read_idx",
+    "read_member",
     "write_idx",
 ]
 
@@ -197,13 +200,55 @@ def read_decompressed(
         DatasetError: The file is missing, unreadable, a truncated or corrupt gzip stream, or
             larger than ``limit`` once decompressed.
     """
+    return decompress(read_bytes(path), source=path, limit=limit, what=what, hint=hint)
+
+
+def read_bytes(path: Path) -> bytes:
+    """Return the bytes of ``path``.
+
+    Raises:
+        DatasetError: The file is missing or unreadable (the message names it).
+    """
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise DatasetError(f"{path}: missing file") from None
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    return decompress(raw, source=path, limit=limit, what=what, hint=hint)
+
+
+def read_member(archive: zipfile.ZipFile, member: str, path: Path, *,
+                limit: int | None) -> bytes:
+    """Return the bytes of one member of a zip archive, refusing one larger than ``limit``.
+
+    Only that member is read (and decompressed, by :mod:`zipfile`); the size it declares is
+    checked first, and :mod:`zipfile` never returns more than that size.
+
+    Args:
+        archive: The open archive.
+        member: The member's name (``"gzip/emnist-digits-train-images-idx3-ubyte.gz"``).
+        path: The archive's path, for messages.
+        limit: The largest member accepted, in bytes (``None``: no limit).
+
+    Raises:
+        DatasetError: The member is missing, too large, or corrupt.
+    """
+    try:
+        entry = archive.getinfo(member)
+    except KeyError:
+        raise DatasetError(
+            f"{path}: the archive has no member {member!r} (it holds {len(archive.namelist())} "
+            "files): is it the official one?"
+        ) from None
+    if limit is not None and entry.file_size > limit:
+        raise DatasetError(
+            f"{path} [{member}]: {entry.file_size:,} bytes, more than the {limit:,} bytes it "
+            "can take; not read"
+        )
+    try:
+        return archive.read(entry)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+        raise DatasetError(f"{path} [{member}]: corrupt zip member: {exc}") from exc
 
 
 def idx_header(dtype: np.dtype[np.generic], shape: tuple[int, ...]) -> bytes:

@@ -15,10 +15,13 @@ The bundled samples (``mnist_sample``, ``fashion_mnist_sample``) live inside the
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -26,11 +29,25 @@ import numpy.typing as npt
 from kerasdigits._config import env_data_dir, env_mirrors, keras_home, kerasdigits_home
 from kerasdigits._errors import DatasetError
 from kerasdigits._files import file_lock
-from kerasdigits.datasets._catalog import ROLES, DatasetInfo, dataset_info
+from kerasdigits.datasets._catalog import ROLES, DatasetInfo
 from kerasdigits.datasets._dataset import Dataset, DataSource, Split
-from kerasdigits.datasets._download import DEFAULT_TIMEOUT, default_stream, download_file
-from kerasdigits.datasets._idx import idx_bytes, parse_idx, read_decompressed
-from kerasdigits.datasets._verify import check_sha256, is_verified, mark_verified
+from kerasdigits.datasets._download import (
+    DEFAULT_TIMEOUT,
+    default_stream,
+    download_archive,
+    download_file,
+    max_download_size,
+)
+from kerasdigits.datasets._idx import decompress, idx_bytes, parse_idx, read_bytes, read_member
+from kerasdigits.datasets._registry import _aliases, _loader_kwargs, get_dataset_info
+from kerasdigits.datasets._verify import (
+    check_compressed,
+    check_digest,
+    check_sha256,
+    file_digest,
+    is_verified,
+    mark_verified,
+)
 
 __all__ = ["SAMPLES_DIR", "Candidate", "candidates", "load_dataset", "locate_dataset"]
 
@@ -75,21 +92,23 @@ def _file_variants(stem: str) -> tuple[str, ...]:
     return (stem + ".gz", stem, dotted + ".gz", dotted)
 
 
-def _scan_folder(kind: str, folder: Path) -> Candidate:
+def _scan_folder(kind: str, folder: Path, info: DatasetInfo) -> Candidate:
     source = DataSource(kind, folder)
     if not folder.is_dir():
         return Candidate(source, {}, "no such folder")
     files: dict[str, Path] = {}
-    for role, stem in ROLES.items():
+    for role, stem in info.files.items():
         for variant in _file_variants(stem):
             path = folder / variant
             if path.is_file():
                 files[role] = path
                 break
+    if not files and info.archive and (folder / info.archive).is_file():
+        return Candidate(source, dict.fromkeys(ROLES, folder / info.archive))
     if not files:
         return Candidate(source, files, "no dataset files")
     if len(files) < len(ROLES):
-        missing = ", ".join(ROLES[r] + "(.gz)" for r in ROLES if r not in files)
+        missing = ", ".join(info.files[r] + "(.gz)" for r in ROLES if r not in files)
         return Candidate(source, files, f"missing file {missing}")
     return Candidate(source, files)
 
@@ -109,30 +128,30 @@ def candidates(info: DatasetInfo, data_dir: str | Path | None = None) -> Iterato
         data_dir: The ``data_dir`` argument of :func:`load_dataset`, if any.
     """
     if info.bundled:
-        yield _scan_folder("bundled", SAMPLES_DIR / info.name)
+        yield _scan_folder("bundled", SAMPLES_DIR / info.name, info)
         return
     if data_dir is not None:
         root = _check_data_dir(data_dir)
-        direct = _scan_folder("data_dir", root)
+        direct = _scan_folder("data_dir", root, info)
         # Yielded even when empty, so that the not-found message lists the folder itself.
         yield direct
         if not direct.files:
             if info.keras_npz and (root / info.keras_npz).is_file():
                 yield _scan_npz("data_dir", root / info.keras_npz)
             for folder in info.folder_names:
-                yield _scan_folder("data_dir", root / folder)
+                yield _scan_folder("data_dir", root / folder, info)
     env_root = env_data_dir()
     if env_root is not None:
         for folder in info.folder_names:
-            yield _scan_folder("env", env_root / folder)
-    yield _scan_folder("cache", cache_dir(info))
+            yield _scan_folder("env", env_root / folder, info)
+    yield _scan_folder("cache", cache_dir(info), info)
     kdir = keras_home() / "datasets"
     if info.keras_npz:
         yield _scan_npz("keras", kdir / info.keras_npz)
     if info.keras_folder:
-        yield _scan_folder("keras", kdir / info.keras_folder)
+        yield _scan_folder("keras", kdir / info.keras_folder, info)
     for system_dir in info.system_dirs:
-        yield _scan_folder("system", system_dir)
+        yield _scan_folder("system", system_dir, info)
 
 
 def _check_data_dir(data_dir: str | Path) -> Path:
@@ -153,8 +172,11 @@ def _check_data_dir(data_dir: str | Path) -> Path:
 
 
 def cache_dir(info: DatasetInfo) -> Path:
-    """Return the library-cache folder of ``info`` (``$KERASDIGITS_HOME/datasets/<name>``)."""
-    return kerasdigits_home() / "datasets" / info.name
+    """Return the library-cache folder of ``info`` (``$KERASDIGITS_HOME/datasets/<name>``).
+
+    The datasets of one archive share a folder (EMNIST's: ``datasets/emnist``).
+    """
+    return kerasdigits_home() / "datasets" / info.cache_folder
 
 
 def locate_dataset(name: str, *, data_dir: str | Path | None = None) -> DataSource | None:
@@ -170,7 +192,9 @@ def locate_dataset(name: str, *, data_dir: str | Path | None = None) -> DataSour
     Raises:
         DatasetError: The dataset is unknown, or ``data_dir`` is not an existing folder.
     """
-    info = dataset_info(name)
+    info = get_dataset_info(name)
+    if info.loader is not None:
+        return DataSource("plugin", None, url=None)
     for cand in candidates(info, data_dir):
         if cand.complete:
             return cand.source
@@ -196,12 +220,12 @@ def _validate_array(
             raise DatasetError(
                 f"{source}: {info.name} labels must have shape (N,), got {array.shape}"
             )
-        too_big = array.astype(np.int64) >= info.num_classes
-        if too_big.any():
-            bad = int(np.flatnonzero(too_big)[0])
+        low, high = info.label_offset, info.label_offset + info.num_classes - 1
+        outside = (array.astype(np.int64) < low) | (array.astype(np.int64) > high)
+        if outside.any():
+            bad = int(np.flatnonzero(outside)[0])
             raise DatasetError(
-                f"{source}: label {int(array[bad])} at index {bad} is outside "
-                f"0..{info.num_classes - 1}"
+                f"{source}: label {int(array[bad])} at index {bad} is outside {low}..{high}"
             )
 
 
@@ -214,16 +238,35 @@ def _check_pair(info: DatasetInfo, split: str, images: np.ndarray, labels: np.nd
         )
 
 
-def _read_role(info: DatasetInfo, role: str, path: Path, *, verify: bool) -> np.ndarray:
+def _gz_hashes(info: DatasetInfo) -> dict[str, dict[str, str]]:
+    return {"md5": info.gz_md5, "sha256": info.gz_sha256}
+
+
+def _parse_role(info: DatasetInfo, role: str, raw: bytes, source: object, *,
+                verify: bool) -> tuple[np.ndarray, bytes]:
+    """Decompress (bounded), parse and validate one file's bytes; return the array and data."""
     what = f"{info.name} {role}"
     # A verified file has the catalog's size, so a larger one is refused while decompressing
     # (a gzip bomb costs no memory); without verify, data of one's own may be larger.
-    limit = info.file_size(role) if verify else None
-    data = read_decompressed(path, limit=limit, what=what,
-                             hint="or data of your own: pass verify=False")
-    array = parse_idx(data, source=path)
-    _validate_array(info, role, array, path)
-    if verify and not is_verified(path, info.sha256[role]):
+    limit = info.file_size(role) if verify and info.counts else None
+    data = decompress(raw, source=str(source), limit=limit, what=what,
+                      hint="or data of your own: pass verify=False")
+    array = parse_idx(data, source=str(source))
+    _validate_array(info, role, array, source)
+    return array, data
+
+
+def _read_role(info: DatasetInfo, role: str, path: Path, *, verify: bool) -> np.ndarray:
+    what = f"{info.name} {role}"
+    raw = read_bytes(path)
+    if verify and (info.gz_md5 or info.gz_sha256):
+        key = "gz:" + (info.gz_sha256.get(role) or info.gz_md5.get(role, ""))
+        if not is_verified(path, key) and check_compressed(
+            raw, _gz_hashes(info), role, source=str(path), what=what
+        ):
+            mark_verified(path, key)
+    array, data = _parse_role(info, role, raw, path, verify=verify)
+    if verify and info.sha256 and not is_verified(path, info.sha256[role]):
         check_sha256(data, info.sha256[role], source=str(path), what=what)
         mark_verified(path, info.sha256[role])
     return array
@@ -245,7 +288,7 @@ def _read_npz(info: DatasetInfo, path: Path, *, verify: bool) -> dict[str, np.nd
         raise DatasetError(f"{path}: cannot read as .npz: {exc}") from exc
     for role, array in arrays.items():
         _validate_array(info, role, array, f"{path} [{_NPZ_KEYS[role]}]")
-    if verify:
+    if verify and info.sha256:
         # The pinned hashes are of the IDX files; an array hashes the same once re-encoded as
         # IDX, so any correct copy verifies, however it was written.
         combined = "".join(info.sha256[r] for r in ROLES)
@@ -257,11 +300,47 @@ def _read_npz(info: DatasetInfo, path: Path, *, verify: bool) -> dict[str, np.nd
     return arrays
 
 
+def _read_archive(info: DatasetInfo, path: Path, *, verify: bool) -> dict[str, np.ndarray]:
+    """Read the four ``.gz`` members of ``info``'s zip archive, without unpacking the rest."""
+    if verify and info.archive_md5 and not is_verified(path, "md5:" + info.archive_md5):
+        check_digest(file_digest(path, "md5"), info.archive_md5, algorithm="md5",
+                     source=str(path), what=f"{info.name}'s {info.archive}", of="the zip file")
+        mark_verified(path, "md5:" + info.archive_md5)
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for role in ROLES:
+                member = info.archive_prefix + info.files[role] + ".gz"
+                raw = read_member(archive, member, path, limit=_member_limit(info, role, verify))
+                arrays[role] = _parse_role(info, role, raw, f"{path} [{member}]",
+                                           verify=verify)[0]
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+        if isinstance(exc, DatasetError):
+            raise
+        raise DatasetError(f"{path}: cannot read as a zip archive: {exc}") from exc
+    return arrays
+
+
+def _member_limit(info: DatasetInfo, role: str, verify: bool) -> int | None:
+    return max_download_size(info, role) if verify and info.counts else None
+
+
 def _read_candidate(info: DatasetInfo, cand: Candidate, *, verify: bool) -> dict[str, np.ndarray]:
     paths = set(cand.files.values())
     if len(paths) == 1 and next(iter(paths)).suffix == ".npz":
         return _read_npz(info, next(iter(paths)), verify=verify)
+    if len(paths) == 1 and info.archive and next(iter(paths)).name == info.archive:
+        return _read_archive(info, next(iter(paths)), verify=verify)
     return {role: _read_role(info, role, cand.files[role], verify=verify) for role in ROLES}
+
+
+def _split(info: DatasetInfo, images: np.ndarray, labels: np.ndarray) -> Split:
+    """Return a split in MNIST's conventions: upright images, labels from 0."""
+    if info.transposed:
+        images = np.ascontiguousarray(images.transpose(0, 2, 1))
+    if info.label_offset:
+        labels = (labels - info.label_offset).astype(np.uint8)
+    return Split(images, labels)
 
 
 def _assemble(info: DatasetInfo, arrays: dict[str, np.ndarray], cand: Candidate,
@@ -271,9 +350,9 @@ def _assemble(info: DatasetInfo, arrays: dict[str, np.ndarray], cand: Candidate,
         _check_pair(info, split, arrays[img], arrays[lab], cand.files[img], cand.files[lab])
     return Dataset(
         name=info.name,
-        train=Split(arrays["train_images"], arrays["train_labels"]),
+        train=_split(info, arrays["train_images"], arrays["train_labels"]),
         validation=None,
-        test=Split(arrays["test_images"], arrays["test_labels"]),
+        test=_split(info, arrays["test_images"], arrays["test_labels"]),
         class_names=info.class_names,
         source=source,
     )
@@ -293,9 +372,11 @@ def _not_found(info: DatasetInfo, searched: list[Candidate], data_dir: object,
     if info.bundled:
         lines.append("The bundled sample is missing from this installation: reinstall kerasdigits.")
     else:
+        holding = (f"{info.archive} or its four .gz files" if info.archive
+                   else f"{info.files['train_images']}.gz and the other three files")
         lines.append(
-            "To fix: pass data_dir='/path/to/folder' (holding train-images-idx3-ubyte.gz and the "
-            f"other three files, or a {info.folder_names[0]}/ sub-folder), set "
+            f"To fix: pass data_dir='/path/to/folder' (holding {holding}, or a "
+            f"{info.folder_names[0]}/ sub-folder), set "
             "KERASDIGITS_DATA_DIR to a folder with one sub-folder per dataset, or allow "
             "download=True (mirrors=[...] or KERASDIGITS_MIRROR for a mirror of your own)."
         )
@@ -303,7 +384,7 @@ def _not_found(info: DatasetInfo, searched: list[Candidate], data_dir: object,
 
 
 def load_dataset(
-    name: str,
+    name: str | os.PathLike[str],
     *,
     data_dir: str | Path | None = None,
     download: bool = True,
@@ -314,28 +395,40 @@ def load_dataset(
     timeout: float = DEFAULT_TIMEOUT,
     progress: bool = True,
 ) -> Dataset:
-    """Load a dataset by name from the first place that has it, downloading if allowed.
+    """Load a dataset by name (or a folder of images by path), downloading if allowed.
 
     Args:
-        name: ``"mnist"``, ``"fashion_mnist"`` (or ``"fashion-mnist"``), ``"mnist_sample"`` or
-            ``"fashion_mnist_sample"``; see :func:`list_datasets`.
+        name: A registered dataset (see :func:`list_datasets`): ``"mnist"``,
+            ``"fashion_mnist"`` (or ``"fashion-mnist"``), ``"kmnist"``, ``"emnist_digits"``,
+            ``"emnist_letters"``, ``"emnist_balanced"``, the bundled ``"mnist_sample"`` and
+            ``"fashion_mnist_sample"``, or a plugin's. Or the path of a folder of pictures
+            (a :class:`~pathlib.Path`, a string with a ``/``, or a folder that exists and is
+            not a registered name), loaded by
+            :func:`~kerasdigits.datasets.load_image_folder` with its defaults (call that for
+            its other options); ``data_dir``, ``download``, ``verify``, ``mirrors`` and
+            ``timeout`` do not apply to a folder.
         data_dir: A folder to look in first: either holding the four IDX files (``.gz`` or
-            not) or Keras's ``mnist.npz``, or holding a ``<dataset>/`` sub-folder that does.
-            It must exist (ignored for the bundled samples).
+            not), Keras's ``mnist.npz`` or EMNIST's ``gzip.zip``, or holding a
+            ``<dataset>/`` sub-folder that does. It must exist (ignored for the bundled
+            samples).
         download: Download missing files into the library cache when no place has them.
         validation_size: Carve a stratified validation split out of train: a count (int) or a
             fraction (float in ``[0, 1)``). ``0`` means no validation split.
         seed: Seed of the validation split's random choice.
-        verify: Check each file's sha256 (of its decompressed contents) against the pinned
-            value the first time it is loaded from a location. Turn off only for data of your
-            own in the standard file layout.
+        verify: Check each file against its pinned checksum the first time it is loaded from
+            a location: the sha256 of its decompressed contents (MNIST, Fashion-MNIST), else
+            the published hashes of the official ``.gz`` files (KMNIST; an uncompressed copy
+            is checked for size and format only) or of the zip (EMNIST). Turn off only for
+            data of your own in the standard file layout.
         mirrors: Base URLs to download from, replacing the defaults (and
             ``$KERASDIGITS_MIRROR``). ``{dataset}`` in a URL is replaced by the dataset name.
         timeout: Seconds a mirror may stay silent before the next one is tried.
-        progress: Print download progress to stderr.
+        progress: Print download (or, for a folder, loading) progress to stderr.
 
     Returns:
-        The :class:`Dataset`.
+        The :class:`Dataset`: ``uint8`` images ``(N, 28, 28)`` in MNIST's orientation and
+        ``uint8`` labels from 0 (EMNIST's transposed images and EMNIST Letters' labels 1..26
+        are converted).
 
     Raises:
         DatasetError: The dataset is unknown, ``data_dir`` is not an existing folder, the
@@ -350,13 +443,79 @@ def load_dataset(
         >>> ds.train.images.dtype, ds.train.images.shape[1:]
         (dtype('uint8'), (28, 28))
     """
-    info = dataset_info(name)
+    folder = _as_folder(name)
+    if folder is not None:
+        from kerasdigits.datasets._folder import load_image_folder
+
+        loaded: Dataset = load_image_folder(folder, validation_size=validation_size, seed=seed,
+                                            progress=progress)
+        return loaded
+    info = get_dataset_info(str(name))
+    options: dict[str, Any] = {"data_dir": data_dir, "download": download, "verify": verify,
+                               "mirrors": mirrors, "timeout": timeout, "progress": progress}
+    if info.loader is not None:
+        dataset = _load_registered(info, options)
+    else:
+        dataset = _load_files(info, **options)
+    return dataset.with_validation(validation_size, seed=seed)
+
+
+def _as_folder(name: object) -> Path | None:
+    """Return ``name`` as a folder path when it names a folder rather than a dataset."""
+    if isinstance(name, os.PathLike):
+        return Path(name)
+    if not isinstance(name, str):
+        raise TypeError(f"dataset must be a name or a folder path, got {type(name).__name__}")
+    if "/" in name or os.sep in name or name.startswith(("~", ".")):
+        return Path(name)
+    if name.strip().lower() in _aliases():
+        return None
+    path = Path(name)
+    return path if name.strip() and path.is_dir() else None
+
+
+def _load_registered(info: DatasetInfo, options: dict[str, Any]) -> Dataset:
+    """Call a registered dataset's loader and check what it returns."""
+    assert info.loader is not None
+    where = f"the loader of dataset {info.name!r} (registered by {info.registered_by!r})"
+    dataset = info.loader(**_loader_kwargs(info.loader, options))
+    if not isinstance(dataset, Dataset):
+        raise DatasetError(f"{where} returned {type(dataset).__name__}, not a Dataset")
+    if tuple(dataset.class_names) != info.class_names:
+        raise DatasetError(
+            f"{where} returned class names {tuple(dataset.class_names)!r}, but the dataset was "
+            f"registered with {info.class_names!r}"
+        )
+    for split_name, split in (("train", dataset.train), ("test", dataset.test)):
+        if split.images.dtype != np.uint8 or split.labels.dtype != np.uint8:
+            raise DatasetError(
+                f"{where}: the {split_name} split must hold uint8 images and labels, got "
+                f"{split.images.dtype} and {split.labels.dtype}"
+            )
+        if len(split) and int(split.labels.max()) >= info.num_classes:
+            raise DatasetError(
+                f"{where}: {split_name} label {int(split.labels.max())} is outside "
+                f"0..{info.num_classes - 1}"
+            )
+    return dataclasses.replace(dataset, name=info.name)
+
+
+def _load_files(
+    info: DatasetInfo,
+    *,
+    data_dir: str | Path | None,
+    download: bool,
+    verify: bool,
+    mirrors: Sequence[str] | None,
+    timeout: float,
+    progress: bool,
+) -> Dataset:
+    """Load a dataset of IDX files (or an archive of them) from the first place that has it."""
     searched: list[Candidate] = []
     for cand in candidates(info, data_dir):
         if cand.complete:
             arrays = _read_candidate(info, cand, verify=verify)
-            dataset = _assemble(info, arrays, cand, cand.source)
-            return dataset.with_validation(validation_size, seed=seed)
+            return _assemble(info, arrays, cand, cand.source)
         if cand.partial and cand.source.kind in ("data_dir", "env"):
             raise DatasetError(f"{cand.source.path}: {cand.note} (found the other files there)")
         searched.append(cand)
@@ -366,24 +525,35 @@ def load_dataset(
         raise _not_found(info, searched, data_dir, "disabled (download=False)")
     urls = tuple(mirrors) if mirrors is not None else (env_mirrors() or info.mirrors)
     target = cache_dir(info)
-    stream = default_stream(progress)
-    used: list[str] = []
     try:
-        with file_lock(target / ".lock"):
-            present = _scan_folder("cache", target).files
-            for role in ROLES:
-                if role in present:
-                    continue
-                _, mirror = download_file(info, role, target, urls, timeout=timeout, stream=stream,
-                                          validate=_download_validator(info, role))
-                used.append(mirror)
+        used = _download_missing(info, target, urls, timeout=timeout,
+                                 stream=default_stream(progress))
     except DatasetError as exc:
         raise _not_found(info, searched, data_dir, f"failed: {exc}") from exc
-    cand = _scan_folder("cache", target)
+    cand = _scan_folder("cache", target, info)
     arrays = _read_candidate(info, cand, verify=verify)
     url = used[0].replace("{dataset}", info.name) if used else None
-    source = DataSource("download", target, url=url)
-    return _assemble(info, arrays, cand, source).with_validation(validation_size, seed=seed)
+    return _assemble(info, arrays, cand, DataSource("download", target, url=url))
+
+
+def _download_missing(info: DatasetInfo, target: Path, urls: Sequence[str], *,
+                      timeout: float, stream: TextIO | None) -> list[str]:
+    """Download what the cache folder lacks; return the mirrors used."""
+    used: list[str] = []
+    with file_lock(target / ".lock"):
+        present = _scan_folder("cache", target, info)
+        if info.archive:
+            if not present.complete:
+                used.append(download_archive(info, target, urls, timeout=timeout,
+                                             stream=stream)[1])
+            return used
+        for role in ROLES:
+            if role in present.files:
+                continue
+            _, mirror = download_file(info, role, target, urls, timeout=timeout, stream=stream,
+                                      validate=_download_validator(info, role))
+            used.append(mirror)
+    return used
 
 
 def _download_validator(info: DatasetInfo, role: str) -> Callable[[bytes, str], None]:
@@ -391,4 +561,3 @@ def _download_validator(info: DatasetInfo, role: str) -> Callable[[bytes, str], 
         _validate_array(info, role, parse_idx(data, source=url), url)
 
     return validate
-
