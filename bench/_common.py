@@ -72,3 +72,30 @@ def write_results(path: Path, payload: dict[str, Any], markdown: str) -> None:
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     path.with_suffix(".md").write_text(markdown, encoding="utf-8")
     print(f"wrote {path} and {path.with_suffix('.md').name}", file=sys.stderr)
+
+
+def spread(values: Iterable[float | None]) -> dict[str, Any]:
+    """``n``, ``mean``, sample ``std`` (``None`` below 2 values), ``median``, ``min``, ``max``.
+
+    ``None`` values are left out; with no value left, every figure but ``n`` is ``None``.
+    """
+    import statistics
+
+    vals = [float(v) for v in values if v is not None]
+    if not vals:
+        return {"n": 0, "mean": None, "std": None, "median": None, "min": None, "max": None}
+    return {"n": len(vals), "mean": statistics.fmean(vals),
+            "std": statistics.stdev(vals) if len(vals) > 1 else None,
+            "median": statistics.median(vals), "min": min(vals), "max": max(vals)}
+
+
+def save_figure(fig: Any, path: Path, **kwargs: Any) -> None:
+    """Save a Matplotlib figure as PNG to ``path`` atomically (a temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fig.savefig(tmp, format="png", **kwargs)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    print(f"wrote {path}", file=sys.stderr)

@@ -435,6 +435,42 @@ def test_litert_classifies_the_photo_as_keras_does(case: Case, target: str,
     check.verify()
 
 
+PREDICT_WITHOUT_TF = """
+import sys
+from kerasdigits.cli import main
+code = main(["predict", *sys.argv[1:]])
+print("tensorflow imported:", "tensorflow" in sys.modules, "keras imported:", "keras" in sys.modules)
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize(("case", "target", "quant"), EXPORT_CASES)
+def test_predict_runs_the_tflite_file_without_tensorflow(case: Case, target: str,
+                                                         quant: str | None,
+                                                         journeys: dict[str, Journey]) -> None:
+    """``kerasdigits predict FILE.tflite`` needs LiteRT only, and agrees with the .keras model."""
+    journey = journeys[case.model]
+    keras_line = journey.get("predict").stdout.strip().splitlines()[-1:]
+    journey.get(f"export {target} {quant}")
+    name = tflite_name(target, quant)
+    ran = python_c(PREDICT_WITHOUT_TF, name, "digit.png", "digit.png", cwd=journey.cwd,
+                   env=journey.env)
+    check = Checks(ran)
+    check.succeeded(ran)
+    lines = ran.stdout.strip().splitlines()
+    check(lines[-1:] == ["tensorflow imported: False keras imported: False"],
+          f"TensorFlow or Keras was imported to run {name}: {lines[-1:]}")
+    answers = [re.fullmatch(r"digit\.png: (.+) \(p=([0-9.]+)\)", line) for line in lines[:-1]]
+    if check(len(answers) == 2 and all(answers), f"expected two answers, got {lines}"):
+        wanted = re.fullmatch(r"digit\.png: (.+) \(p=([0-9.]+)\)", keras_line[0]) \
+            if keras_line else None
+        check(wanted is not None and answers[0] is not None and answers[0][1] == wanted[1],
+              f"{name} says {lines[0]!r}, the .keras model {keras_line}")
+    check.quiet(ran)
+    check.no_stray_files(ran)
+    check.verify()
+
+
 @pytest.mark.parametrize(("case", "target", "quant"), MLKIT_CASES)
 def test_mediapipe_names_the_datasets_classes(case: Case, target: str, quant: str | None,
                                               journeys: dict[str, Journey]) -> None:

@@ -5,8 +5,10 @@ On ``builder-inited`` it writes, into ``docs/_generated/`` (not in git):
 * ``api/*.rst``: the API reference, from every public module's ``__all__`` (``kd_api``);
 * ``tutorials/*.rst`` and their outputs and figures: every ``examples/*.py`` run with
   ``--quick``, plus a command-line session (``kd_tutorials``; cached between builds);
-* ``zoo.inc``, ``benchmarks.inc``: Markdown tables included by ``models.md`` and
-  ``benchmarks.md``; ``figures/*.png``: the bundled samples (``kd_tables``).
+* ``zoo.inc``, ``datasets.inc``, ``benchmarks.inc``: Markdown tables included by ``models.md``,
+  ``datasets.md`` and
+  ``benchmarks.md``; ``figures/*.png``: the bundled samples (``kd_tables``);
+* ``to_mnist.png``: the before/after figure of ``own_data.md`` (``kd_own_data``).
 
 Files are only rewritten when their contents change, so an unchanged page is not re-read.
 
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import kd_api
+import kd_own_data
 import kd_tables
 import kd_tutorials
 from sphinx.application import Sphinx
@@ -85,6 +88,9 @@ def generate(app: Sphinx) -> None:
         tables_key = hashlib.sha256(
             base.encode() + Path(kd_tables.__file__).read_bytes()).hexdigest()
         _cached(gen, "zoo.inc", tables_key, kd_tables.zoo_markdown)
+        _cached(gen, "datasets.inc", tables_key, kd_tables.datasets_markdown)
+        own_key = hashlib.sha256(base.encode() + Path(kd_own_data.__file__).read_bytes())
+        _cached(gen, "to_mnist.png", own_key.hexdigest(), kd_own_data.to_mnist_figure)
         _cached(gen, "benchmarks.inc", bench.hexdigest(), kd_tables.benchmarks_markdown)
         figures_stamp = gen / "figures" / "figures.key"
         if not figures_stamp.is_file() or figures_stamp.read_text() != tables_key:

@@ -62,6 +62,50 @@ def zoo_markdown() -> str:
     return out
 
 
+# --------------------------------------------------------------------------- datasets
+
+
+def datasets_markdown() -> str:
+    """The datasets table (every built-in registered dataset) and where its checksums come from."""
+    from kerasdigits.datasets import get_dataset_info, list_datasets
+
+    infos = [get_dataset_info(n) for n in list_datasets()]
+    infos = [i for i in infos if i.registered_by == "kerasdigits"]
+    rows, sums = [], []
+    for info in infos:
+        names = ", ".join(f"`{n}`" for n in (info.name, *info.aliases))
+        counts = f"{info.counts[0]:,} / {info.counts[1]:,}" if info.counts else "-"
+        classes = ", ".join(info.class_names)
+        if len(classes) > 60:
+            classes = classes[:57].rsplit(",", 1)[0] + ", ..."
+        if info.bundled:
+            files = "bundled in the package"
+        elif info.archive:
+            member = f"{info.archive_prefix}{info.files['train_images']}.gz"
+            files = f"`{info.archive}` (members `{member}`, ...)"
+        else:
+            files = f"`{info.files['train_images']}.gz` and the other three"
+        rows.append([names, info.title, f"{info.num_classes}: {classes}", counts, files,
+                     info.license or "-"])
+        if info.sha256:
+            checked = "sha256 of the decompressed files"
+        elif info.gz_md5 or info.gz_sha256:
+            checked = "md5 and sha256 of the official `.gz` files"
+        elif info.archive_md5:
+            checked = f"md5 of the official `{info.archive}`"
+        else:
+            checked = "-"
+        sums.append([f"`{info.name}`", checked, info.checksum_source or "computed from the "
+                     "official files (`SHA256SUMS-decompressed.txt`)" if not info.bundled
+                     else "computed when the sample was cut from the official files"])
+    out = _table(["name (aliases)", "title", "classes", "train / test", "files", "license"],
+                 rows, right={3})
+    out += ("\nGenerated from the registry (`list_datasets()`, `get_dataset_info(name)`).\n\n"
+            "What `verify=True` checks, and where the pinned values come from:\n\n")
+    out += _table(["name", "checked", "source of the pinned values"], sums)
+    return out
+
+
 # --------------------------------------------------------------------------- benchmarks
 
 
@@ -118,6 +162,101 @@ def _export(data: dict[str, Any]) -> str:
     return out
 
 
+def _seed_text(seeds: list[int]) -> str:
+    if len(seeds) == 1:
+        return f"seed {seeds[0]}"
+    if seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"{len(seeds)} seeds, {seeds[0]}-{seeds[-1]}"
+    return f"{len(seeds)} seeds, {', '.join(map(str, seeds))}"
+
+
+def _loads(cases: list[dict[str, Any]]) -> str:
+    """The lowest and highest 1-minute load average at the starts and ends of the runs."""
+    loads = [x[k][0] for r in cases for x in (r.get("runs") or [r]) if "error" not in x
+             for k in ("load_start", "load_end") if x.get(k)]
+    loads = [v for v in loads if isinstance(v, int | float) and math.isfinite(v)]
+    if not loads:
+        return "-"
+    lo, hi = f"{min(loads):.1f}", f"{max(loads):.1f}"
+    return lo if lo == hi else f"{lo}-{hi}"
+
+
+def _secs(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.1f}" if v < 100 else f"{v:.0f}"
+
+
+def _training(data: dict[str, Any]) -> str:
+    """The training benchmark: the race chart, mean ± std over the seeds, figures to reach.
+
+    Reads both layouts of ``training.json``: one run per case (a single-seed run, before
+    ``--seeds``) and per-case summaries over several seeds with the runs under ``runs``.
+    """
+    cases = data["cases"]
+    seeds = data.get("seeds") or [data.get("seed", 0)]
+    ok = [r for r in cases.values() if "error" not in r]
+    several = any(r.get("n_seeds", 1) > 1 for r in ok)
+    out = []
+    png = BENCH / "results" / "training.png"
+    if png.is_file():
+        rel = Path("..") / png.relative_to(ROOT)  # from docs/benchmarks.md
+        spread = ("small markers: single seeds; large: the mean accuracy ± its standard "
+                  "deviation, at the median time" if several else "one point per case")
+        quick = "quick smoke test (sample data), " if data.get("quick") else ""
+        out.append(f"```{{figure}} {rel.as_posix()}\n"
+                   ":alt: Test accuracy against training wall time, every case of the training "
+                   "benchmark\n:width: 100%\n\n"
+                   f"The race: test accuracy against training wall time (log scale), every case "
+                   f"of the {quick}run of {data.get('date', '?')} ({_seed_text(seeds)}, "
+                   f"1-minute load {_loads(ok)}) in `bench/results/training.json`, drawn by "
+                   "`bench_training.py`. Open squares: plain Keras (the tutorials' code); "
+                   f"filled circles: `kerasdigits.train`; {spread}.\n```\n")
+    rows = []
+    for r in cases.values():
+        if "error" in r:
+            rows.append([f"`{r['case']}`", "failed", *["-"] * 11])
+            continue
+        n = r.get("n_seeds", 1)
+        std = r.get("test_accuracy_std")
+        acc = f"{r['test_accuracy']:.2%}" + (f" ± {100 * std:.2f}" if std is not None else "")
+        worst = f"{r['test_accuracy_min']:.2%}" if n > 1 and "test_accuracy_min" in r else "-"
+        at = r.get("time_to_target_s")
+        speed = f"{r['speedup']:.2f}x" if r.get("speedup") else "-"
+        delta = (f"{r['accuracy_delta_points']:+.2f}"
+                 if r.get("accuracy_delta_points") is not None else "-")
+        rows.append([f"`{r['case']}`", r.get("title", ""), r.get("dataset", ""), str(n), acc,
+                     worst, _secs(r.get("train_s")), _secs(r.get("cpu_s")), _secs(at),
+                     f"{r['peak_rss_mb']:.0f}", speed, delta, _loads([r])])
+    if several:
+        out.append(f"Over {_seed_text(seeds)}, each case run once per seed in a fresh process, "
+                   "round by round. Test accuracy: mean ± sample standard deviation (points) "
+                   "and the worst seed; times: medians; peak RSS: the largest. Speed-up (from "
+                   "the medians) and accuracy vs reference (from the means) are against the "
+                   "case's reference in the same run.\n")
+    else:
+        out.append(f"A single run of each case, {_seed_text(seeds)}: no spread measured. "
+                   "Speed-up and accuracy vs reference are against the case's reference in "
+                   "the same run.\n")
+    out.append(_table(["case", "what", "data", "seeds", "test acc", "worst", "train s",
+                       "CPU s", "to target s", "peak RSS MB", "speed-up", "acc vs ref (pts)",
+                       "load 1-min"], rows, right=set(range(3, 13))))
+    if data.get("skipped"):
+        out.append("\nNot run: " + "; ".join(f"`{k}` ({v})" for k, v in
+                                             data["skipped"].items()) + ".\n")
+    checks = data.get("checks") or []
+    if checks:
+        with_load = any("load_1min" in c for c in checks)
+        when = ("checked against this run" if "seeds" in data else "as the benchmark "
+                "checked them when this run was made")
+        out.append(f"\n**Figures to reach**, {when}:\n")
+        out.append(_table(["figure", "met", "measured", *(["load 1-min"] if with_load else [])],
+                          [[c["figure"], c["met"], c["measured"],
+                            *([c.get("load_1min", "-")] if with_load else [])]
+                           for c in checks]))
+    return "\n".join(out)
+
+
 def _generic(data: dict[str, Any]) -> str:
     out = []
     scalars = [[k, str(v)] for k, v in data.items()
@@ -138,7 +277,7 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-RENDERERS = {"datasets": _datasets, "export": _export}
+RENDERERS = {"datasets": _datasets, "export": _export, "training": _training}
 
 
 def benchmarks_markdown() -> str:

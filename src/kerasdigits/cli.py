@@ -72,7 +72,40 @@ def _cmd_summary(args: argparse.Namespace, out: TextIO) -> int:
         verify=not args.no_verify,
     )
     out.write(dataset.summary() + "\n")
+    out.write(_class_table(dataset))
+    if args.out is not None:
+        from kerasdigits.plots import show_samples
+
+        show_samples(dataset, n=len(_grid_indices(dataset)), indices=_grid_indices(dataset),
+                     save=args.out)
+        out.write(f"wrote a sample grid to {args.out}\n")
     return 0
+
+
+def _class_table(dataset: Any) -> str:
+    """Examples per class and split, one line per class."""
+    splits = [(name, split) for name, split in (("train", dataset.train),
+              ("validation", dataset.validation), ("test", dataset.test)) if split is not None]
+    counts = [split.class_counts(dataset.num_classes) for _, split in splits]
+    width = max(len(name) for name in dataset.class_names)
+    lines = ["  " + "class".ljust(width) + "".join(f"{name:>12}" for name, _ in splits)]
+    for k, name in enumerate(dataset.class_names):
+        lines.append("  " + name.ljust(width) + "".join(f"{c[k]:>12,}" for c in counts))
+    return "\n".join(lines) + "\n"
+
+
+def _grid_indices(dataset: Any) -> list[int]:
+    """Train examples for the sample grid: a few of every class, at most 100 in all."""
+    import numpy as np
+
+    per_class = max(1, min(10, 100 // dataset.num_classes))
+    labels = dataset.train.labels
+    chosen = [np.flatnonzero(labels == k)[:per_class] for k in range(dataset.num_classes)]
+    indices = [int(i) for row in zip(*[list(c) for c in chosen if len(c)], strict=False)
+               for i in row]
+    if not indices:
+        raise _FailureError("the train split is empty: no sample grid to draw")
+    return indices
 
 
 def _cmd_models(args: argparse.Namespace, out: TextIO) -> int:
@@ -318,32 +351,69 @@ def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_predict(args: argparse.Namespace, out: TextIO) -> int:
     import numpy as np
 
-    from kerasdigits.training import get_class_names, load_model, predict
+    images = np.stack([_picture(path, args.no_preprocess) for path in args.images])
+    if _is_tflite(args.model_file):
+        # A .tflite file runs on LiteRT alone: TensorFlow is never imported (a fraction of a
+        # second for the whole command, against seconds for TensorFlow's import).
+        from kerasdigits.serve._classifier import LiteRTClassifier
 
-    model = load_model(args.model_file)
-    names = get_class_names(model)
-    if args.dataset:
-        given = _class_names(args.dataset)
-        if names is not None and tuple(given) != tuple(names):
-            raise _FailureError(
-                f"{args.model_file} was trained with the classes {', '.join(names[:4])}, ... "
-                f"but --dataset {args.dataset} has {', '.join(given[:4])}, ...; leave "
-                "--dataset out to use the model's own class names")
-        names = given
+        classifier = LiteRTClassifier(args.model_file)
+        names: tuple[str, ...] | None = classifier.labels
+        probs = np.stack([classifier.probabilities(image) for image in images])
+    else:
+        from kerasdigits.training import get_class_names, load_model, predict
+
+        model = load_model(args.model_file)
+        names = get_class_names(model)
+        probs = predict(model, images)[1]  # every picture in one batch
+    names = _checked_names(args, names)
+    for path, row in zip(args.images, probs, strict=True):
+        k = int(np.argmax(row))
+        name = names[k] if names is not None and k < len(names) else str(k)
+        out.write(f"{path}: {name} (p={float(row[k]):.3f})\n")
+    return 0
+
+
+def _is_tflite(path: str) -> bool:
+    """Whether ``path`` is a TFLite file: by its suffix, else by its FlatBuffer identifier."""
+    if path.lower().endswith(".tflite"):
+        return True
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(8)[4:8] == b"TFL3"
+    except OSError:
+        return False
+
+
+def _picture(path: str, no_preprocess: bool) -> Any:
+    """One picture file as a uint8 28x28 MNIST-style image (or as it is, ``--no-preprocess``)."""
+    import numpy as np
+
     from kerasdigits.transforms import mnist_from_file, read_picture
 
-    for path in args.images:
-        if args.no_preprocess:
-            picture = read_picture(path)  # transparency already composited on white
-            gray = picture.mean(axis=-1) if picture.ndim == 3 else picture
-            image = np.rint(gray).astype(np.uint8)
-        else:
-            image = mnist_from_file(path)
-        label, probs = predict(model, image)
-        k = int(label)
-        name = names[k] if names is not None and k < len(names) else str(k)
-        out.write(f"{path}: {name} (p={float(probs[k]):.3f})\n")
-    return 0
+    if not no_preprocess:
+        return mnist_from_file(path)
+    picture = read_picture(path)  # transparency already composited on white
+    gray = picture.mean(axis=-1) if picture.ndim == 3 else picture
+    image = np.rint(gray).astype(np.uint8)
+    if image.shape != (28, 28):
+        raise _FailureError(f"{path}: --no-preprocess needs a 28x28 picture, got "
+                            f"{image.shape[1]}x{image.shape[0]}")
+    return image
+
+
+def _checked_names(args: argparse.Namespace,
+                   names: tuple[str, ...] | list[str] | None) -> tuple[str, ...] | None:
+    """The model's class names, or ``--dataset``'s when given (they must agree)."""
+    if not args.dataset:
+        return tuple(names) if names is not None else None
+    given = _class_names(args.dataset)
+    if names is not None and tuple(given) != tuple(names):
+        raise _FailureError(
+            f"{args.model_file} was trained with the classes {', '.join(names[:4])}, ... "
+            f"but --dataset {args.dataset} has {', '.join(given[:4])}, ...; leave "
+            "--dataset out to use the model's own class names")
+    return tuple(given)
 
 
 def _class_names(dataset: str) -> tuple[str, ...]:
@@ -358,6 +428,12 @@ class _UsageError(Exception):
 
 class _FailureError(KerasDigitsError):
     """An expected failure with a one-line message (exit code 1)."""
+
+
+def _png_path(text: str) -> str:
+    if not text.lower().endswith(".png"):
+        raise argparse.ArgumentTypeError(f"expected a .png file name, got {text!r}")
+    return text
 
 
 def _validation_size(text: str) -> float:
@@ -426,6 +502,7 @@ examples:
 examples:
   kerasdigits summary mnist_sample
   kerasdigits summary fashion_mnist --validation-size 5000
+  kerasdigits summary ./my_digits/ --out samples.png
 """,
     "models": """
 examples:
@@ -436,6 +513,7 @@ examples:
     "train": """
 examples:
   kerasdigits train fast_convnet --dataset mnist --out run/
+  kerasdigits train fast_convnet --dataset ./my_digits/ --out run/
   kerasdigits train mlp256 --dataset mnist_sample --epochs 1 --out run/
   kerasdigits train mlp256 --dataset mnist_sample --epochs 2 --out run/ --resume
   kerasdigits train fast_convnet --dataset mnist_sample --out run/ --export digits.tflite \\
@@ -448,6 +526,7 @@ examples:
     "predict": """
 examples:
   kerasdigits predict run/model.keras photo.png more/*.png
+  kerasdigits predict digits.tflite photo.png more/*.png   (LiteRT only: no TensorFlow)
   kerasdigits predict run/model.keras digit28x28.png --no-preprocess
 """,
     "export": """
@@ -539,8 +618,11 @@ def _add_data_commands(sub: Any, data: argparse.ArgumentParser,
 
     p = _subparser(sub, "summary", "load a dataset and print its summary",
                    parents=[data, checksum])
-    p.add_argument("name", help="dataset name, e.g. mnist, fashion_mnist, mnist_sample")
+    p.add_argument("name", help="dataset name (e.g. mnist, fashion_mnist, emnist_letters) or "
+                                "a folder of pictures, one sub-folder per class")
     p.add_argument("--no-download", action="store_true", help="never download")
+    p.add_argument("--out", type=_png_path, default=None,
+                   help="also write a grid of sample images, a few per class, to this PNG")
     p.add_argument("--validation-size", type=_validation_size, default=0,
                    help="carve a stratified validation split out of train (count or fraction)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the validation split")
@@ -562,7 +644,8 @@ def _add_train_command(sub: Any, data: argparse.ArgumentParser,
                    parents=[data, checksum])
     p.add_argument("model", help="zoo model name (see 'kerasdigits models')")
     p.add_argument("--dataset", default="mnist",
-                   help="dataset name, e.g. mnist, fashion_mnist, mnist_sample (default: mnist)")
+                   help="dataset name (e.g. mnist, fashion_mnist, emnist_letters) or a folder "
+                        "of pictures, one sub-folder per class (default: mnist)")
     p.add_argument("--epochs", type=_positive_int,
                    help="epochs in total (default: the model's recipe)")
     p.add_argument("--batch-size", type=_positive_int,
@@ -611,8 +694,9 @@ def _add_model_commands(sub: Any, data: argparse.ArgumentParser,
                    "Classify pictures of one digit (or article) each with a saved model. Each "
                    "picture goes through to_mnist (grayscale, ink made light on dark, cropped, "
                    "centred, 28x28); the classes are named as the model was trained.")
-    p.add_argument("model_file", help="a .keras file")
-    p.add_argument("images", nargs="+", help="picture files")
+    p.add_argument("model_file", help="a .keras file, or a .tflite file (run by LiteRT, "
+                                      "without TensorFlow)")
+    p.add_argument("images", nargs="+", help="picture files (classified in one batch)")
     p.add_argument("--dataset",
                    help="name the classes as this dataset does (default: the model's own)")
     p.add_argument("--no-preprocess", action="store_true",
