@@ -278,7 +278,7 @@ def test_emnist_letters_trains_and_exports_with_its_labels(
     raw, _ = emnist
     (tmp_path / "gzip.zip").write_bytes(raw)
     ds = load_dataset("emnist_letters", data_dir=tmp_path, download=False)
-    result = train("fast_convnet", ds, epochs=1, validation="none", verbose=0)
+    result = train("fast_convnet", ds, epochs=1, validation="none", verbose=0, callbacks=None)
     assert result.model.output_shape == (None, 26)
     out = export_tflite(result.model, tmp_path / "letters.tflite", target="mlkit",
                         dataset=ds, verify=False)

@@ -439,7 +439,8 @@ PREDICT_WITHOUT_TF = """
 import sys
 from kerasdigits.cli import main
 code = main(["predict", *sys.argv[1:]])
-print("tensorflow imported:", "tensorflow" in sys.modules, "keras imported:", "keras" in sys.modules)
+print("tensorflow imported:", "tensorflow" in sys.modules,
+      "keras imported:", "keras" in sys.modules)
 sys.exit(code)
 """
 

@@ -146,6 +146,8 @@ def _cmd_train(args: argparse.Namespace, out: TextIO) -> int:
     if args.resume and args.overwrite:
         raise _UsageError("--resume continues the earlier run and --overwrite replaces it: "
                           "pass one of them")
+    if args.freeze and not args.init_from:
+        raise _UsageError("--freeze keeps the weights of --init-from's trunk: pass --init-from")
     export_path = _export_path(args.export, Path(args.out)) if args.export else None
     out_dir = _out_folder(Path(args.out), resume=args.resume, overwrite=args.overwrite)
     from kerasdigits.training._rundir import lock_run
@@ -179,6 +181,8 @@ def _train_into(args: argparse.Namespace, out: TextIO, out_dir: Any, export_path
         seed=args.seed,
         validation=args.validation,
         strategy=strategy,
+        init_from=args.init_from,
+        freeze=args.freeze,
     )
     if not is_chief(strategy):  # under several workers only the chief writes OUT
         out.write(f"trained {args.model} on {dataset.name} as a worker; the chief writes "
@@ -514,6 +518,7 @@ examples:
 examples:
   kerasdigits train fast_convnet --dataset mnist --out run/
   kerasdigits train fast_convnet --dataset ./my_digits/ --out run/
+  kerasdigits train fast_convnet --dataset ./my_digits/ --out ft/ --init-from run/model.keras
   kerasdigits train mlp256 --dataset mnist_sample --epochs 1 --out run/
   kerasdigits train mlp256 --dataset mnist_sample --epochs 2 --out run/ --resume
   kerasdigits train fast_convnet --dataset mnist_sample --out run/ --export digits.tflite \\
@@ -663,6 +668,12 @@ def _add_train_command(sub: Any, data: argparse.ArgumentParser,
     p.add_argument("--resume", action="store_true",
                    help="continue the run in OUT from its newest checkpoint, up to --epochs "
                         "in total")
+    p.add_argument("--init-from", metavar="MODEL_FILE", default=None,
+                   help="fine-tune: start from the weights of this .keras model (the same "
+                        "zoo model, e.g. trained on MNIST); a new head when the classes "
+                        "differ. A resumed run continues from its checkpoint instead")
+    p.add_argument("--freeze", action="store_true",
+                   help="with --init-from, train only the head (the trunk keeps its weights)")
     p.add_argument("--overwrite", action="store_true",
                    help="start afresh in an OUT that holds an earlier run (without it, or "
                         "--resume, such an OUT is refused)")

@@ -16,6 +16,9 @@ from kerasdigits import _keras_compat, _lazy
 from kerasdigits.datasets import Dataset, Split, load_dataset
 from kerasdigits.training._errors import TrainingError
 from kerasdigits.training._feeding import input_contract
+from kerasdigits.training._finetune import FineTune
+from kerasdigits.training._finetune import prepare as prepare_finetune
+from kerasdigits.training._finetune import transfer as transfer_weights
 from kerasdigits.training._history import best_epoch
 from kerasdigits.training._run import LocalRun, Run
 from kerasdigits.training._rundir import (
@@ -55,6 +58,9 @@ class TrainResult:
             ``"carved from train"``, ``"test split"`` or ``"none"``).
         class_names: The dataset's class names, index = output unit; they travel with the
             model (:meth:`save`, :func:`~kerasdigits.training.get_class_names`).
+        init_from: What the weights of this call started from: the path of the ``.keras``
+            file or ``"keras.Model 'name'"`` given as ``init_from``; ``None`` when training
+            started from scratch or continued from a checkpoint (``resume``).
     """
 
     model: Any
@@ -67,6 +73,7 @@ class TrainResult:
     checkpoint_paths: tuple[Path, ...] = field(default=())
     validation: str = "none"
     class_names: tuple[str, ...] = ()
+    init_from: str | None = None
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save the trained model to a ``.keras`` file with its class names.
@@ -201,6 +208,8 @@ def train(
     seed: int | None = None,
     verbose: int | Literal["auto"] = "auto",
     strategy: Any = None,
+    init_from: Any = None,
+    freeze: bool = False,
     **build_kwargs: Any,
 ) -> TrainResult:
     """Train a model on a dataset.
@@ -246,6 +255,24 @@ def train(
             an interrupted run. A Keras model given with a strategy must be created in
             ``strategy.scope()``. Under several workers the returned model is a
             single-process copy. See the "Scaling out" page of the documentation.
+        init_from: Fine-tune: start from the weights of a trained model, a Keras model or
+            the path of a ``.keras`` file saved by kerasdigits (``TrainResult.save``, the
+            command line, checkpoints). The model to train is built as usual (with the
+            dataset's class count), then every layer's weights are copied from it: the two
+            must have the same layers, except the classification head (the last layer with
+            weights), which is copied when the source was trained on the dataset's classes
+            (or its classes are unknown) and freshly initialised otherwise: another class
+            count (a 5-class subset, EMNIST's 47 classes) or other classes (Fashion-MNIST on
+            a digits model). A file that records another zoo model than ``model_or_name`` is
+            refused. The recipe's learning-rate schedule applies unchanged (a tenth of it
+            did no better, frozen or not: ``bench/bench_finetune.py``). With ``resume=True``
+            and a checkpoint to continue from, the checkpoint wins: ``init_from`` only sets
+            the starting weights of a fresh run (it is still loaded and checked).
+        freeze: With ``init_from``: train only the head; every other layer is made
+            non-trainable (batch normalization then runs in inference mode, with the
+            source's statistics), and stays so in the returned model and its checkpoints.
+            Twice as fast per epoch, but only for data like the source's: an MNIST trunk
+            frozen on Fashion-MNIST lost 10-16 points against training it too.
         **build_kwargs: Passed to :func:`kerasdigits.build` with a model name (``style``,
             ``dropout``...).
 
@@ -256,7 +283,10 @@ def train(
         TrainingError: Bad arguments, a dataset split too small to train or validate on, a
             callback monitoring a quantity that is not logged, a checkpoint folder holding an
             earlier run (without ``resume`` or ``overwrite``) or in use by another run, or a
-            checkpoint of another model to resume from.
+            checkpoint of another model to resume from; ``init_from`` of another
+            architecture (the message names the first layer that differs), ``freeze``
+            without ``init_from``.
+        ModelFileError: ``init_from`` names a file that cannot be loaded.
         WorkerFailureError: Under several workers, a worker died or stopped responding.
     """
 
@@ -264,7 +294,7 @@ def train(
         return _train(model_or_name, dataset, epochs=epochs, batch_size=batch_size,
                       validation=validation, callbacks=callbacks, checkpoint_dir=checkpoint_dir,
                       resume=resume, overwrite=overwrite, seed=seed, verbose=verbose, run=run,
-                      **build_kwargs)
+                      init_from=init_from, freeze=freeze, **build_kwargs)
 
     if strategy is None:
         return body(LocalRun())
@@ -290,13 +320,19 @@ def _train(
     seed: int | None,
     verbose: int | Literal["auto"],
     run: Run,
+    init_from: Any = None,
+    freeze: bool = False,
     **build_kwargs: Any,
 ) -> TrainResult:
     dataset = _as_dataset(dataset)
+    source = prepare_finetune(init_from, freeze, model_or_name)
     if seed is not None:
         _lazy.keras().utils.set_random_seed(int(seed))
     model, spec = _resolve_model(model_or_name, dataset.num_classes, **build_kwargs)
     run.check_model(model)  # a zoo name was just built in the strategy's scope
+    # Before compiling: Keras reads the trainable flags (freeze) when it compiles.
+    tuned = (transfer_weights(source, model, dataset.class_names) if source is not None
+             else None)
     recipe = spec.recipe if spec is not None else None
     epochs, batch_size = _epochs_and_batch_size(epochs, batch_size, recipe)
     run.per_replica_batch_size(batch_size)
@@ -321,6 +357,7 @@ def _train(
         initial_epoch, previous, backup = run.backup(
             directory, write_dir, callbacks, resume=resume, initial_epoch=initial_epoch,
             previous=previous, epochs=epochs)
+        tuned = _report_init(tuned, initial_epoch)
         patience = recipe.early_stopping_patience if recipe else None
         metrics = _compiled_metrics(model)
         cbs = _callbacks(callbacks, write_dir, val_split is not None, patience, metrics,
@@ -340,7 +377,20 @@ def _train(
     return TrainResult(model=model, history=merged, best_epoch=best_epoch(merged), wall_time=wall,
                        epochs_run=len(new.get("loss", [])), initial_epoch=initial_epoch,
                        checkpoint_dir=directory if paths else None, checkpoint_paths=paths,
-                       validation=val_note, class_names=dataset.class_names)
+                       validation=val_note, class_names=dataset.class_names,
+                       init_from=tuned.source if tuned is not None else None)
+
+
+def _report_init(tuned: FineTune | None, initial_epoch: int) -> FineTune | None:
+    """Say where the weights start from; ``None`` when a checkpoint replaced ``init_from``."""
+    if tuned is None:
+        return None
+    if initial_epoch:
+        print(f"resume: the checkpoint wins; init_from ({tuned.source}) only sets the "
+              "weights of a fresh run", file=sys.stderr)
+        return None
+    print(tuned, file=sys.stderr)
+    return tuned
 
 
 def _as_dataset(dataset: Dataset | str) -> Dataset:
