@@ -29,6 +29,7 @@ _SOURCE_LABELS = {
     "download": "downloaded",
     "bundled": "bundled with kerasdigits",
     "memory": "in memory",
+    "folder": "image folder",
 }
 
 
@@ -40,8 +41,9 @@ class DataSource:
         kind: One of ``"data_dir"``, ``"env"`` (``KERASDIGITS_DATA_DIR``), ``"cache"`` (the
             library cache), ``"keras"`` (Keras's cache), ``"system"`` (a system package such as
             Debian's), ``"download"`` (downloaded into the library cache just now),
-            ``"bundled"`` (the samples inside the package) or ``"memory"``.
-        path: The folder holding the IDX files, or the ``.npz`` file.
+            ``"bundled"`` (the samples inside the package), ``"memory"`` or ``"folder"`` (a
+            folder of picture files, one sub-folder per class: ``load_image_folder``).
+        path: The folder holding the IDX files, the ``.npz`` file, or the picture folder.
         url: For ``"download"``, the mirror the files came from.
     """
 
