@@ -61,16 +61,8 @@ def _where(info: Any, source: Any) -> str:
 
 
 def _cmd_summary(args: argparse.Namespace, out: TextIO) -> int:
-    from kerasdigits.datasets import load_dataset
-
-    dataset = load_dataset(
-        args.name,
-        data_dir=args.data_dir,
-        download=not args.no_download,
-        validation_size=args.validation_size,
-        seed=args.seed,
-        verify=not args.no_verify,
-    )
+    dataset = _load_data(args, args.name, download=not args.no_download,
+                         validation_size=args.validation_size, seed=args.seed)
     out.write(dataset.summary() + "\n")
     out.write(_class_table(dataset))
     if args.out is not None:
@@ -160,7 +152,6 @@ def _train_into(args: argparse.Namespace, out: TextIO, out_dir: Any, export_path
     import json
 
     from kerasdigits._files import atomic_write_bytes
-    from kerasdigits.datasets import load_dataset
     from kerasdigits.training import evaluate, is_chief, make_strategy, train
 
     strategy: Any = args.strategy
@@ -168,7 +159,7 @@ def _train_into(args: argparse.Namespace, out: TextIO, out_dir: Any, export_path
         if args.strategy != "multi_worker":
             raise _UsageError("--collective-timeout needs --strategy multi_worker")
         strategy = make_strategy("multi_worker", collective_timeout=args.collective_timeout)
-    dataset = load_dataset(args.dataset, data_dir=args.data_dir, verify=not args.no_verify)
+    dataset = _load_data(args, args.dataset)
     result = train(
         args.model,
         dataset,
@@ -302,9 +293,28 @@ def _dataset_arg(args: argparse.Namespace) -> Any:
     """``--dataset`` loaded with ``--data-dir``, or ``None`` when not given."""
     if args.dataset is None:
         return None
-    from kerasdigits.datasets import load_dataset
+    return _load_data(args, args.dataset)
 
-    return load_dataset(args.dataset, data_dir=args.data_dir)
+
+def _load_data(args: argparse.Namespace, name: str, *, download: bool = True,
+               validation_size: float = 0, seed: int = 0) -> Any:
+    """Load a dataset by name, or a folder of pictures with ``--test-size`` held out.
+
+    The test split of a folder without a ``test/`` sub-folder is always drawn with seed 0, so
+    that ``train`` and a later ``evaluate`` of the same folder hold out the same pictures.
+    """
+    from kerasdigits.datasets import load_dataset, load_image_folder
+    from kerasdigits.datasets._load import _as_folder
+
+    folder = _as_folder(name)
+    if folder is None:
+        return load_dataset(name, data_dir=getattr(args, "data_dir", None), download=download,
+                            validation_size=validation_size, seed=seed,
+                            verify=not getattr(args, "no_verify", False))
+    test_size = 0 if (folder / "train").is_dir() else getattr(args, "test_size", 0.1)
+    dataset = load_image_folder(folder, test_size=test_size, seed=0,
+                                on_error=getattr(args, "bad_pictures", "raise"))
+    return dataset.with_validation(validation_size, seed=seed)
 
 
 def _cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
@@ -340,14 +350,13 @@ def _port(text: str) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
-    from kerasdigits.datasets import load_dataset
     from kerasdigits.training import evaluate, load_model
     from kerasdigits.training._io import model_info
 
     model = load_model(args.model_file)
-    # Default: the dataset the model was trained on, as export does.
+    # Default: the dataset the model was trained on (a name, or a folder's path), as export does.
     name = args.dataset or model_info(model).dataset or "mnist"
-    dataset = load_dataset(name, data_dir=args.data_dir, verify=not args.no_verify)
+    dataset = _load_data(args, name)
     out.write(str(evaluate(model, dataset)) + "\n")
     return 0
 
@@ -421,9 +430,14 @@ def _checked_names(args: argparse.Namespace,
 
 
 def _class_names(dataset: str) -> tuple[str, ...]:
-    from kerasdigits.datasets import dataset_info
+    from kerasdigits.datasets import get_dataset_info
+    from kerasdigits.datasets._load import _as_folder
 
-    return dataset_info(dataset).class_names
+    if _as_folder(dataset) is not None:  # a folder's classes are its sub-folders
+        from kerasdigits.datasets import load_image_folder
+
+        return tuple(load_image_folder(dataset, progress=False).class_names)
+    return get_dataset_info(dataset).class_names
 
 
 class _UsageError(Exception):
@@ -432,6 +446,15 @@ class _UsageError(Exception):
 
 class _FailureError(KerasDigitsError):
     """An expected failure with a one-line message (exit code 1)."""
+
+
+def _test_size(text: str) -> float:
+    value = _validation_size(text)
+    if isinstance(value, float) and not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"a fraction in [0, 1) or a count, got {text!r}")
+    if isinstance(value, int) and value < 0:
+        raise argparse.ArgumentTypeError(f"a count is 0 or more, got {text!r}")
+    return value
 
 
 def _png_path(text: str) -> str:
@@ -605,6 +628,13 @@ def build_parser() -> argparse.ArgumentParser:
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument("--data-dir", help="a folder to look in first for the dataset (as "
                                          "load_dataset's data_dir)")
+    data.add_argument("--test-size", type=_test_size, default=0.1,
+                      help="for a folder of pictures without a test/ sub-folder: the share "
+                           "of each class held out as the test split, always the same "
+                           "pictures (default: 0.1)")
+    data.add_argument("--bad-pictures", choices=("raise", "skip"), default="raise",
+                      help="for a folder of pictures: fail on a picture that cannot be read "
+                           "(raise, the default) or skip it with a warning (skip)")
     checksum = argparse.ArgumentParser(add_help=False)
     checksum.add_argument("--no-verify", action="store_true", help=_NO_CHECKSUM_HELP)
 

@@ -259,7 +259,7 @@ def get_dataset_info(name: str) -> DatasetInfo:
         with _LOCK:
             return DATASETS[aliases[key]]
     raise DatasetError(
-        f"unknown dataset {name!r}.{did_you_mean(key, aliases)} "
+        f"unknown dataset {name!r}.{did_you_mean(key, sorted(set(aliases.values())))} "
         f"Known datasets: {', '.join(list_datasets())}. A folder of images of your own: pass "
         "its path (for example './my_digits/')."
     )

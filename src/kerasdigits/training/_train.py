@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from kerasdigits import _keras_compat, _lazy
 from kerasdigits.datasets import Dataset, Split, load_dataset
 from kerasdigits.training._errors import TrainingError
-from kerasdigits.training._feeding import input_contract
-from kerasdigits.training._finetune import FineTune
+from kerasdigits.training._feeding import input_contract, prepare_images
+from kerasdigits.training._finetune import FineTune, recalibrate_batch_norm
 from kerasdigits.training._finetune import prepare as prepare_finetune
 from kerasdigits.training._finetune import transfer as transfer_weights
 from kerasdigits.training._history import best_epoch
@@ -374,6 +374,10 @@ def _train(
     directory, paths = _written_checkpoints(cbs, directory, write_dir)
     if manages_folder:
         _restore_earlier_best(model, merged, initial_epoch, write_dir)
+    if tuned is not None and len(new.get("loss", [])):
+        # The moving statistics of a short fine-tune lag behind its weights: re-estimate them.
+        recalibrate_batch_norm(model, prepare_images(model, dataset.train.images)[0],
+                               batch_size)
     return TrainResult(model=model, history=merged, best_epoch=best_epoch(merged), wall_time=wall,
                        epochs_run=len(new.get("loss", [])), initial_epoch=initial_epoch,
                        checkpoint_dir=directory if paths else None, checkpoint_paths=paths,
@@ -568,7 +572,10 @@ def _record_classes(model: Any, dataset: Dataset, model_or_name: Any) -> None:
     if outputs != dataset.num_classes:
         return
     zoo = model_or_name if isinstance(model_or_name, str) else model_info(model).model
-    set_class_names(model, dataset.class_names, dataset=dataset.name, model_name=zoo)
+    # A folder of pictures is recorded by its path, so that evaluate and export find it again.
+    folder = dataset.source.kind == "folder" and dataset.source.path is not None
+    reference = str(dataset.source.path) if folder else dataset.name
+    set_class_names(model, dataset.class_names, dataset=reference, model_name=zoo)
 
 
 def _checkpoint_files(directory: Path) -> tuple[Path, ...]:
