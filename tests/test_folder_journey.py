@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _journey_helpers import Ran, kerasdigits, python_c
 
+from _journey_helpers import Ran, kerasdigits, python_c
 from kerasdigits import load_dataset
 
 Image = pytest.importorskip("PIL.Image")
