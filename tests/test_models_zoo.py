@@ -34,6 +34,7 @@ PARAMS = {
     "lenet5": 61_706,
     "fast_convnet": 40_002,
     "accurate_convnet": 289_066,
+    "balanced_convnet": 141_962,
     "fast_mlp": 120_330,
 }
 

@@ -312,9 +312,13 @@ def _load_data(args: argparse.Namespace, name: str, *, download: bool = True,
                             validation_size=validation_size, seed=seed,
                             verify=not getattr(args, "no_verify", False))
     test_size = 0 if (folder / "train").is_dir() else getattr(args, "test_size", 0.1)
+    from kerasdigits.datasets._folder import _check_carved
+
     dataset = load_image_folder(folder, test_size=test_size, seed=0,
                                 on_error=getattr(args, "bad_pictures", "raise"))
-    return dataset.with_validation(validation_size, seed=seed)
+    dataset = dataset.with_validation(validation_size, seed=seed)  # after the fixed test split
+    _check_carved(dataset.train, dataset.class_names, "--validation-size", validation_size)
+    return dataset
 
 
 def _cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:

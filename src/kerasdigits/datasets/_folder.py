@@ -30,6 +30,7 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import stat
 import sys
 import warnings
 from collections.abc import Generator, Sequence
@@ -65,6 +66,9 @@ _SKIPPED_NAMES = frozenset({"__MACOSX"})
 _PREPROCESS: tuple[str | None, ...] = ("mnist", "resize", None)
 _MAX_CLASSES = 256  # labels are uint8
 _SHOWN_FAILURES = 3  # file names quoted by the on_error="skip" warning
+# A class name is one printable line of at most this many characters, as the class names a
+# model records (kerasdigits.training._io): it is shown in plots and written to labels.txt.
+_MAX_NAME_CHARS = 200
 
 # How pictures are decoded: in forked worker processes ("process"; on Linux only, see _pool),
 # threads ("thread") or this thread ("serial"); see the module's docstring.
@@ -164,7 +168,10 @@ def load_image_folder(
     ``.bmp``, ``.gif``, ``.tif``, ``.tiff``, ``.webp``, in any case), such as ``Thumbs.db``
     or ``labels.csv``. Symbolic links to pictures and to folders are followed, even out of
     the root (it is your folder); a folder reached twice within one class (a link cycle) is
-    read once.
+    read once, and a link to the root, a split folder or another class's folder is not
+    followed (it would give their pictures this class). A FIFO, device or socket named like
+    a picture is not read (it counts as a picture that cannot be read). A class folder's
+    name must be one line of at most 200 printable characters (it becomes a class name).
 
     Any picture Pillow reads is accepted: the EXIF orientation is applied, transparency is
     composited, palettes and 16-bit pictures are converted, and only an animation's first
@@ -211,10 +218,12 @@ def load_image_folder(
         DatasetError: The root is missing or not a folder; it has no class folder or no
             picture; a class folder is missing from a split, or is not one of
             ``class_names``; a class has no picture in train; there are more than 256
-            classes; a picture cannot be read or converted (with ``on_error="raise"``; the
-            message starts with its path).
+            classes; a class folder's name cannot be a class name (a newline in it, say); a
+            picture cannot be read or converted (with ``on_error="raise"``; the message
+            starts with its path).
         ValueError: An argument is invalid (the message names it), or ``test_size`` or
-            ``validation_size`` is too large for the pictures found.
+            ``validation_size`` is too large for the pictures found (it would leave none, or
+            none of a class, for training).
         TypeError: ``root`` is not a path.
         MissingExtraError: Pillow is not installed (``pip install "kerasdigits[images]"``).
 
@@ -342,14 +351,16 @@ def _is_picture(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
-def _walk(folder: Path, prefix: str, label: int, ignored: list[str]) -> list[_Picture]:
+def _walk(folder: Path, prefix: str, label: int, ignored: list[str],
+          stops: frozenset[tuple[int, int]] = frozenset()) -> list[_Picture]:
     """The pictures under ``folder`` (recursively), sorted by path; other files go to ``ignored``.
 
     Links are followed; a folder already seen (by device and inode) is not read again, so a
-    link cycle ends.
+    link cycle ends, and neither is one of ``stops`` (the root, the split folders and the
+    other class folders: a link back up to them would give their pictures this label).
     """
     found: list[_Picture] = []
-    seen: set[tuple[int, int]] = set()
+    seen: set[tuple[int, int]] = set(stops) - {_inode(folder)}
     stack = [folder]
     while stack:
         current = stack.pop()
@@ -374,6 +385,39 @@ def _walk(folder: Path, prefix: str, label: int, ignored: list[str]) -> list[_Pi
             found.append(_Picture(entry.path, entry.path[len(prefix):], label, size, mtime))
     found.sort(key=lambda p: p.rel)
     return found
+
+
+def _inode(folder: Path) -> tuple[int, int]:
+    try:
+        info = folder.stat()
+    except OSError:
+        return (-1, -1)
+    return (info.st_dev, info.st_ino)
+
+
+def _name_problem(name: str) -> str:
+    """Why a class folder's name cannot be a class name (``""``: it can)."""
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in name):
+        return "it is not valid text (bytes the file system cannot decode)"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "it holds a control character (a newline, a tab...)"
+    if not name.strip():
+        return "it is blank"
+    if len(name) > _MAX_NAME_CHARS:
+        return f"it is {len(name)} characters long, more than {_MAX_NAME_CHARS}"
+    return ""
+
+
+def _check_class_folder_names(where: Path, classes: tuple[str, ...]) -> None:
+    """Refuse a folder name that would break plots, a model's labels or its ``labels.txt``."""
+    for name in classes:
+        problem = _name_problem(name)
+        if problem:
+            raise DatasetError(
+                f"{where}: class folder {name!r} cannot be a class name: {problem}; rename "
+                f"it (a class name is one line of at most {_MAX_NAME_CHARS} printable "
+                "characters, shown in plots and written to a model's labels)"
+            )
 
 
 def _class_folders(where: Path, class_names: tuple[str, ...] | None) -> tuple[str, ...]:
@@ -426,15 +470,20 @@ def _scan(root: Path, class_names: tuple[str, ...] | None) -> _Layout:
     if len(classes) > _MAX_CLASSES:
         raise DatasetError(f"{folders['train']}: {len(classes)} class folders; at most "
                            f"{_MAX_CLASSES} classes are supported (labels are uint8)")
+    _check_class_folder_names(folders["train"], classes)
     layout = _Layout(classes, {})
     prefix = os.path.join(str(root), "")
     for split, where in folders.items():
         if split != "train":
             _check_same_classes(where, classes)
+    stops = frozenset(_inode(folder) for folder in (
+        root, *folders.values(), *(where / name for where in folders.values()
+                                   for name in classes)))
+    for split, where in folders.items():
         layout.splits[split] = [
             picture
             for label, name in enumerate(classes)
-            for picture in _walk(where / name, prefix, label, layout.ignored)
+            for picture in _walk(where / name, prefix, label, layout.ignored, stops)
         ]
     if not any(layout.splits.values()):
         extensions = ", ".join(sorted(IMAGE_EXTENSIONS))
@@ -483,11 +532,22 @@ def _convert(path: str, options: _Options) -> npt.NDArray[np.uint8]:
     Raises:
         ImageError: It cannot be read or converted (the message starts with the path).
     """
+    _check_regular_file(path)
     if options.preprocess == "mnist":
         return mnist_from_file(path, invert=options.invert)
     if options.preprocess == "resize":
         return _resized(read_picture(path, max_side=MAX_SIDE), options)
     return _as_is(path, read_picture(path), options)
+
+
+def _check_regular_file(path: str) -> None:
+    """Refuse a FIFO, device or socket named like a picture: opening one may block forever."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # missing, a broken link...: reading it says so
+    if not stat.S_ISREG(mode):
+        raise ImageError(f"{path}: not a regular file (a FIFO, a device or a socket), not read")
 
 
 def _gray(picture: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8] | None:
@@ -585,7 +645,20 @@ def _executor(pool: str, workers: int) -> Executor:
     if pool == "thread":
         return ThreadPoolExecutor(workers, thread_name_prefix="kerasdigits-folder")
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_one_blas_thread)
+                               initializer=_init_worker)
+
+
+def _init_worker() -> None:
+    """In a worker process: leave Ctrl-C to the parent, and use one OpenBLAS thread.
+
+    Ctrl-C reaches every process of the terminal's group: the parent stops the load (it
+    cancels the chunks not started and waits for the running ones), instead of each worker
+    printing a ``KeyboardInterrupt`` traceback of its own.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _one_blas_thread()
 
 
 _BLAS_SETTERS = ("openblas_set_num_threads", "openblas_set_num_threads64_",
@@ -708,7 +781,7 @@ def _load_pictures(
                 stack.enter_context(file_lock(path.with_suffix(".lock")))
             except OSError as exc:  # a read-only home, say: load without the cache
                 warnings.warn(f"cannot use the image folder cache in {path.parent}: {exc}; "
-                              "every picture is decoded", KerasDigitsWarning, stacklevel=4)
+                              "every picture is decoded", KerasDigitsWarning, stacklevel=3)
                 cache = False
         if cache:
             images, failures = _load_cached(root, path, key, pictures, options, skip=skip,
@@ -726,7 +799,10 @@ def _load_cached(
     skip: bool, progress: bool,
 ) -> tuple[list[npt.NDArray[np.uint8] | None], list[tuple[int, str]]]:
     """:func:`_decode` the pictures that the cache file lacks, and update it."""
-    stored = _folder_cache.read_cache(path, key, options.size)
+    longest = max((len(p.rel) for p in pictures), default=0)
+    stored = _folder_cache.read_cache(
+        path, key, options.size,
+        max_bytes=_folder_cache.max_cache_bytes(len(pictures), longest, options.size))
     images: list[npt.NDArray[np.uint8] | None] = [None] * len(pictures)
     todo: list[int] = []
     for i, picture in enumerate(pictures):
@@ -820,6 +896,7 @@ def _assemble(
         train, test = train.take(train_idx), train.take(test_idx)
     if test is None:
         test = Split(np.empty((0, side, side), np.uint8), np.empty(0, np.uint8))
+    _check_carved(train, layout.class_names, "test_size", test_size)
     validation = splits.get("validation")
     dataset = Dataset(
         name=root.name or str(root),
@@ -829,4 +906,21 @@ def _assemble(
         class_names=layout.class_names,
         source=DataSource("folder", root),
     )
-    return dataset.with_validation(validation_size, seed=seed) if validation_size else dataset
+    if not validation_size:
+        return dataset
+    dataset = dataset.with_validation(validation_size, seed=seed)
+    _check_carved(dataset.train, layout.class_names, "validation_size", validation_size)
+    return dataset
+
+
+def _check_carved(train: Split, class_names: tuple[str, ...], name: str, size: float) -> None:
+    """Refuse a split size that took every training picture of a class (a small class)."""
+    if not size:
+        return
+    counts = train.class_counts(len(class_names))
+    empty = [c for c, count in zip(class_names, counts, strict=True) if not count]
+    if empty:
+        raise ValueError(
+            f"{name}={size} leaves no training picture of class "
+            f"{', '.join(map(repr, empty))}: use a smaller {name}, or add pictures"
+        )

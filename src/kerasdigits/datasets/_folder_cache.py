@@ -10,9 +10,11 @@ fail again, on the next load.
 
 A cache file is never trusted blindly: it is read with ``np.load(allow_pickle=False)`` and
 every array's name, dtype and shape is checked, as is the full key stored inside it (a hash
-collision or a file from another version is no match). Anything wrong, a truncated or foreign
-file included, makes it count as missing: it is rebuilt. It is written with
-:func:`kerasdigits._files.atomic_write`, so an interrupted load never leaves half a file.
+collision or a file from another version is no match); a file whose arrays would take much
+more memory than the pictures of the folder (a decompression bomb) is not even read. Anything
+wrong, a truncated or foreign file included, makes it count as missing: it is rebuilt. It is
+written with :func:`kerasdigits._files.atomic_write`, so an interrupted load never leaves half
+a file.
 """
 
 from __future__ import annotations
@@ -31,7 +33,15 @@ from kerasdigits._config import kerasdigits_home
 from kerasdigits._files import atomic_write
 from kerasdigits._version import __version__
 
-__all__ = ["CACHE_FORMAT", "CachedPicture", "cache_dir", "cache_file", "read_cache", "write_cache"]
+__all__ = [
+    "CACHE_FORMAT",
+    "CachedPicture",
+    "cache_dir",
+    "cache_file",
+    "max_cache_bytes",
+    "read_cache",
+    "write_cache",
+]
 
 #: Bumped whenever the file layout, or the way a picture is converted, changes.
 CACHE_FORMAT = 1
@@ -68,17 +78,36 @@ def cache_file(root: Path, options: dict[str, Any]) -> tuple[Path, str]:
     return cache_dir() / f"{digest}.npz", key
 
 
-def read_cache(path: Path, key: str, side: int) -> dict[str, CachedPicture]:
+def max_cache_bytes(count: int, longest_path: int, side: int) -> int:
+    """A generous bound on the decompressed size of the cache of ``count`` pictures.
+
+    Twice what a cache of ``count`` pictures whose relative paths have at most
+    ``longest_path`` characters holds, plus 1 MiB: room for pictures deleted since the file
+    was written (a cache holding more is rebuilt), never room for a decompression bomb.
+    """
+    per_picture = side * side + 16 + 4 * (longest_path + 64)  # image, size and mtime, path
+    return 2 * count * per_picture + (1 << 20)
+
+
+def read_cache(
+    path: Path, key: str, side: int, *, max_bytes: int | None = None
+) -> dict[str, CachedPicture]:
     """Return the pictures stored in ``path`` by relative path; ``{}`` if it is no valid cache.
 
     Args:
         path: The cache file.
         key: The key it must hold (from :func:`cache_file`).
         side: The images' height and width.
+        max_bytes: A file whose arrays would take more than this, decompressed, is no valid
+            cache (see :func:`max_cache_bytes`); it is not read. ``None``: no bound.
     """
     try:
         with np.load(path, allow_pickle=False) as npz:
             if set(npz.files) != _ARRAYS:
+                return {}
+            # The sizes the zip declares bound what reading it can take: zipfile never returns
+            # more than a member declares (a small .npz can hold gigabytes of zeros).
+            if max_bytes is not None and sum(i.file_size for i in npz.zip.infolist()) > max_bytes:
                 return {}
             arrays = {name: npz[name] for name in _ARRAYS}
     except FileNotFoundError:

@@ -39,7 +39,12 @@ from kerasdigits.datasets._download import (
     max_download_size,
 )
 from kerasdigits.datasets._idx import decompress, idx_bytes, parse_idx, read_bytes, read_member
-from kerasdigits.datasets._registry import _aliases, _loader_kwargs, get_dataset_info
+from kerasdigits.datasets._registry import (
+    _aliases,
+    _loader_kwargs,
+    get_dataset_info,
+    list_datasets,
+)
 from kerasdigits.datasets._verify import (
     check_compressed,
     check_digest,
@@ -413,7 +418,8 @@ def load_dataset(
             samples).
         download: Download missing files into the library cache when no place has them.
         validation_size: Carve a stratified validation split out of train: a count (int) or a
-            fraction (float in ``[0, 1)``). ``0`` means no validation split.
+            fraction (float in ``[0, 1)``). ``0`` means no validation split (but for a
+            registered dataset whose loader returns one, which is kept).
         seed: Seed of the validation split's random choice.
         verify: Check each file against its pinned checksum the first time it is loaded from
             a location: the sha256 of its decompressed contents (MNIST, Fashion-MNIST), else
@@ -432,8 +438,10 @@ def load_dataset(
 
     Raises:
         DatasetError: The dataset is unknown, ``data_dir`` is not an existing folder, the
-            dataset cannot be found or downloaded, or a file is invalid (the message names
-            the file and the problem).
+            dataset cannot be found or downloaded, a file is invalid (the message names
+            the file and the problem), a registered loader returned an invalid dataset, or
+            ``name`` looks like a folder that does not exist but names a dataset
+            (``"mnist/"``).
 
     Example:
         >>> from kerasdigits import load_dataset
@@ -457,21 +465,43 @@ def load_dataset(
         dataset = _load_registered(info, options)
     else:
         dataset = _load_files(info, **options)
-    return dataset.with_validation(validation_size, seed=seed)
+    # A registered loader may return its own validation split: kept unless one is asked for.
+    return dataset.with_validation(validation_size, seed=seed) if validation_size else dataset
 
 
 def _as_folder(name: object) -> Path | None:
-    """Return ``name`` as a folder path when it names a folder rather than a dataset."""
+    """Return ``name`` as a folder path when it names a folder rather than a dataset.
+
+    Raises:
+        DatasetError: ``name`` looks like a path (``"mnist/"``) to no folder, and without its
+            slashes it is a dataset's name.
+    """
     if isinstance(name, os.PathLike):
         return Path(name)
     if not isinstance(name, str):
         raise TypeError(f"dataset must be a name or a folder path, got {type(name).__name__}")
     if "/" in name or os.sep in name or name.startswith(("~", ".")):
+        _check_not_a_misspelled_name(name)
         return Path(name)
+    list_datasets()  # the plugins' names too, whether or not they were loaded yet
     if name.strip().lower() in _aliases():
         return None
     path = Path(name)
     return path if name.strip() and path.is_dir() else None
+
+
+def _check_not_a_misspelled_name(name: str) -> None:
+    """Refuse ``"mnist/"`` or ``"./mnist"`` when no such folder exists: say the name."""
+    bare = name.strip().removeprefix("./").strip("/" + os.sep)
+    if not bare or Path(name).expanduser().exists():
+        return
+    list_datasets()
+    registered = _aliases().get(bare.lower())
+    if registered is not None:
+        raise DatasetError(
+            f"{name}: no such folder; the dataset is named {registered!r} (a name with a "
+            "'/' is a folder of pictures)"
+        )
 
 
 def _load_registered(info: DatasetInfo, options: dict[str, Any]) -> Dataset:
@@ -486,11 +516,22 @@ def _load_registered(info: DatasetInfo, options: dict[str, Any]) -> Dataset:
             f"{where} returned class names {tuple(dataset.class_names)!r}, but the dataset was "
             f"registered with {info.class_names!r}"
         )
-    for split_name, split in (("train", dataset.train), ("test", dataset.test)):
+    if not len(dataset.train):
+        raise DatasetError(f"{where} returned an empty train split")
+    side = dataset.train.images.shape[1:]
+    for split_name, split in (("train", dataset.train), ("validation", dataset.validation),
+                              ("test", dataset.test)):
+        if split is None:
+            continue
         if split.images.dtype != np.uint8 or split.labels.dtype != np.uint8:
             raise DatasetError(
                 f"{where}: the {split_name} split must hold uint8 images and labels, got "
                 f"{split.images.dtype} and {split.labels.dtype}"
+            )
+        if split.images.shape[1:] != side:
+            raise DatasetError(
+                f"{where}: the {split_name} split's images are {split.images.shape[1:]}, the "
+                f"train split's {side}: every split must have images of one size"
             )
         if len(split) and int(split.labels.max()) >= info.num_classes:
             raise DatasetError(

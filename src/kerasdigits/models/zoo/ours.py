@@ -1,4 +1,6 @@
-"""Our own designs: ``fast_convnet`` (tagged ``fast``), ``accurate_convnet`` (``accurate``).
+"""Our designs: ``fast_convnet``, ``balanced_convnet`` and ``accurate_convnet``.
+
+They are tagged ``fast``, ``balanced`` and ``accurate``.
 
 Both are plain layer stacks (so they build in both styles), batch-normalized, and export to
 TFLite with builtin ops only.
@@ -26,7 +28,7 @@ from kerasdigits.models._registry import register_model
 from kerasdigits.models._spec import CompileSettings, Recipe
 from kerasdigits.models.zoo._common import BATCHES_PER_CALL, check_min_size, check_rate
 
-__all__ = ["accurate_convnet", "fast_convnet"]
+__all__ = ["accurate_convnet", "balanced_convnet", "fast_convnet"]
 
 
 def _conv_bn_relu(layers: Any, filters: int, index: int, *, momentum: float = 0.99) -> list[Any]:
@@ -94,6 +96,81 @@ def fast_convnet(
         layers.Dense(64, use_bias=False, name="dense_1"),
         FastBatchNormalization(momentum=0.9, name="bn_3"),
         layers.ReLU(name="relu_3"),
+        layers.Dense(num_classes, activation="softmax", name="output"),
+    ]
+
+
+@register_model(
+    "balanced_convnet",
+    params=141_962,
+    input_kind="image",
+    tags=("convnet", "ours", "balanced", "batchnorm", "augmentation"),
+    description="ours, mid-size: space-to-depth, conv-BN 2x32 at 14x14, 2x64 at 7x7, "
+                "Dense 128-BN, translations",
+    compile_settings=CompileSettings(learning_rate=0.003, steps_per_execution=BATCHES_PER_CALL),
+    recipe=Recipe(
+        epochs=4,
+        batch_size=128,
+        learning_rate=0.01,
+        schedule="cosine",
+        warmup_epochs=0.2,
+        notes=(
+            "4 epochs, batch 128, Adam with a cosine schedule peaking at 0.01 after a "
+            "0.2-epoch warm-up, steps_per_execution=16, preprocessing='unit', random "
+            "translations of up to 8%. Measured on 2 CPU cores with validation='none' (all "
+            "60,000 training images): 99.49 / 99.51 / 99.50% (seeds 0 / 1 / 2); 48.6 s of "
+            "fit time on a quiet machine (seed 2), 73-90 s with other jobs running."
+        ),
+    ),
+    reference_accuracy={"mnist": 0.9950},
+    reference="kerasdigits, measured: the recipe on full MNIST, mean of seeds 0-2",
+)
+def balanced_convnet(
+    *, num_classes: int = 10, input_shape: tuple[int, ...] = (28, 28, 1), augment: float = 0.08
+) -> list[Any]:
+    """A mid-size batch-normalized convnet: most of ``accurate_convnet``'s accuracy in a minute.
+
+    The 28x28 image becomes 14x14x4 by a 2x2 space-to-depth (as in ``fast_convnet``), so
+    that every convolution runs on several channels; two batch-normalized 3x3 convolutions
+    per resolution (14x14, then 7x7), random translations during training.
+
+    Args:
+        num_classes: Output classes.
+        input_shape: Image shape (filled in by ``build``); at least 8x8, even height and
+            width.
+        augment: Random translations during training, as a fraction of the image size;
+            ``0`` leaves the layer out.
+    """
+    check_min_size("balanced_convnet", input_shape, 8, "two 2x2 poolings")
+    if input_shape[0] % 2 or input_shape[1] % 2:
+        from kerasdigits.models._errors import ModelConfigError
+
+        raise ModelConfigError(
+            f"balanced_convnet needs an even image height and width (a 2x2 space-to-depth "
+            f"first); input_shape {input_shape} is not"
+        )
+    shift = check_rate("balanced_convnet", "augment", augment)
+    from kerasdigits.models.layers import FastBatchNormalization, SpaceToDepth
+
+    layers = _lazy.keras().layers
+    stack: list[Any] = []
+    if shift:
+        from kerasdigits.models.layers import RandomShift
+
+        stack.append(RandomShift(shift, name="augment"))
+    return [
+        *stack,
+        SpaceToDepth(2, name="space_to_depth"),
+        *_conv_bn_relu(layers, 32, 1, momentum=0.9),
+        *_conv_bn_relu(layers, 32, 2, momentum=0.9),
+        layers.MaxPooling2D(2, name="pool_1"),
+        *_conv_bn_relu(layers, 64, 3, momentum=0.9),
+        *_conv_bn_relu(layers, 64, 4, momentum=0.9),
+        layers.MaxPooling2D(2, name="pool_2"),
+        layers.Flatten(name="flatten"),
+        layers.Dense(128, use_bias=False, name="dense_1"),
+        FastBatchNormalization(momentum=0.9, name="bn_5"),
+        layers.ReLU(name="relu_5"),
         layers.Dense(num_classes, activation="softmax", name="output"),
     ]
 
