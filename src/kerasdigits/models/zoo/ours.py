@@ -41,6 +41,18 @@ def _conv_bn_relu(layers: Any, filters: int, index: int, *, momentum: float = 0.
     ]
 
 
+def _check_space_to_depth(name: str, input_shape: tuple[int, ...]) -> None:
+    """At least 8x8 (two 2x2 poolings), with an even height and width (a 2x2 space-to-depth)."""
+    height, width = check_min_size(name, input_shape, 8, "two 2x2 poolings")
+    if height % 2 or width % 2:
+        from kerasdigits.models._errors import ModelConfigError
+
+        raise ModelConfigError(
+            f"{name} needs an even image height and width (a 2x2 space-to-depth first); "
+            f"input_shape {input_shape} is not"
+        )
+
+
 @register_model(
     "fast_convnet",
     params=40_002,
@@ -75,14 +87,7 @@ def fast_convnet(
         input_shape: Image shape (filled in by ``build``); at least 8x8, even height and
             width.
     """
-    height, width = check_min_size("fast_convnet", input_shape, 8, "two 2x2 poolings")
-    if height % 2 or width % 2:
-        from kerasdigits.models._errors import ModelConfigError
-
-        raise ModelConfigError(
-            f"fast_convnet needs an even image height and width (a 2x2 space-to-depth "
-            f"first); input_shape {input_shape} is not"
-        )
+    _check_space_to_depth("fast_convnet", input_shape)
     from kerasdigits.models.layers import FastBatchNormalization, SpaceToDepth
 
     layers = _lazy.keras().layers
@@ -141,14 +146,7 @@ def balanced_convnet(
         augment: Random translations during training, as a fraction of the image size;
             ``0`` leaves the layer out.
     """
-    check_min_size("balanced_convnet", input_shape, 8, "two 2x2 poolings")
-    if input_shape[0] % 2 or input_shape[1] % 2:
-        from kerasdigits.models._errors import ModelConfigError
-
-        raise ModelConfigError(
-            f"balanced_convnet needs an even image height and width (a 2x2 space-to-depth "
-            f"first); input_shape {input_shape} is not"
-        )
+    _check_space_to_depth("balanced_convnet", input_shape)
     shift = check_rate("balanced_convnet", "augment", augment)
     from kerasdigits.models.layers import FastBatchNormalization, SpaceToDepth
 
