@@ -122,9 +122,10 @@ def fast_convnet(
         notes=(
             "4 epochs, batch 128, Adam with a cosine schedule peaking at 0.01 after a "
             "0.2-epoch warm-up, steps_per_execution=16, preprocessing='unit', random "
-            "translations of up to 8%. Measured on 2 CPU cores with validation='none' (all "
-            "60,000 training images): 99.49 / 99.51 / 99.50% (seeds 0 / 1 / 2); 48.6 s of "
-            "fit time on a quiet machine (seed 2), 73-90 s with other jobs running."
+            "translations of up to 8%. Measured on 2 CPU cores (bench_training.py, case "
+            "kd-balanced, seeds 0-2): 99.50% +- 0.01 MNIST test accuracy (99.49 / 99.51 / "
+            "99.50%), 42.6 s median training time (41.9-49.1 s), 1.7x faster than the "
+            "tutorial convnet in plain Keras in the same run."
         ),
     ),
     reference_accuracy={"mnist": 0.9950},
