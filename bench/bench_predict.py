@@ -51,7 +51,7 @@ import kerasdigits
 t1 = time.perf_counter()
 import keras, tensorflow
 t2 = time.perf_counter()
-from kerasdigits.cli import _read_picture
+from kerasdigits.transforms import read_picture as _read_picture
 from kerasdigits.training import load_model, predict
 from kerasdigits.transforms import to_mnist
 model = load_model(sys.argv[1])
@@ -111,7 +111,7 @@ def latencies(name: str, runs: int, image: np.ndarray, batch: np.ndarray,
         ("model.predict", timed(lambda: model.predict(x, verbose=0), slow, 3)),
     ]
     path = work / f"{name}.tflite"
-    res = export_tflite(model, path, verify=False)
+    res = export_tflite(model, path, labels=[str(d) for d in range(10)], verify=False)
     data = path.read_bytes()
     feed = feeding_for(data)(image)
     interpreter = make_interpreter(data, num_threads=1)
