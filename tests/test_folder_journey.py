@@ -183,3 +183,17 @@ def test_fine_tuning_from_mnist_beats_training_from_scratch(steps: Steps, work: 
     after = json.loads((work / "tuned" / "evaluation.json").read_text())["accuracy"]
     assert after >= 0.8, after
     assert after >= before, (before, after, scratch.describe())
+
+
+def test_export_later_finds_the_folder_and_skips_its_broken_pictures(steps: Steps,
+                                                                      work: Path) -> None:
+    """``kerasdigits export`` of a folder-trained model, without --dataset, as a later step."""
+    steps.train()
+    ran = steps.run("export", "export", "run/model.keras", "later.tflite", "--target",
+                    "mlkit", "--bad-pictures", "skip", writes=("later.tflite",))
+    _ok(ran)
+    assert "parity OK" in ran.stdout, ran.describe()
+    strict = steps.run("export strict", "export", "run/model.keras", "strict.tflite")
+    assert strict.returncode == 1 and "bad-pictures" not in strict.stdout
+    assert any(name.split("/")[1] in strict.stderr for name in BROKEN), strict.describe()
+    assert not (work / "strict.tflite").exists()

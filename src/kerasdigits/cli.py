@@ -290,10 +290,21 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _dataset_arg(args: argparse.Namespace) -> Any:
-    """``--dataset`` loaded with ``--data-dir``, or ``None`` when not given."""
-    if args.dataset is None:
-        return None
-    return _load_data(args, args.dataset)
+    """``--dataset`` loaded with ``--data-dir``; else the folder the model was trained on.
+
+    ``None`` when neither is given (export then uses the dataset the model records). A folder
+    is loaded here so that ``--test-size`` and ``--bad-pictures`` apply to it.
+    """
+    name = args.dataset
+    if name is None:
+        from kerasdigits.datasets._load import _as_folder
+        from kerasdigits.training._io import read_info
+
+        recorded = read_info(args.model_file)[0].dataset
+        if recorded is None or _as_folder(recorded) is None:
+            return None
+        name = recorded
+    return _load_data(args, name)
 
 
 def _load_data(args: argparse.Namespace, name: str, *, download: bool = True,
