@@ -261,3 +261,26 @@ def _equal(value: object, option: object) -> bool:
         return bool(value == option)
     except Exception:  # an array's ambiguous truth value and the like
         return False
+
+
+#: The longest class name accepted: a line of a model's ``labels.txt``, a plot's title.
+MAX_CLASS_NAME_CHARS = 200
+
+
+def class_name_problem(name: object) -> str:
+    """Return why ``name`` cannot be a class name, or ``""`` when it can.
+
+    A class name is one non-blank line of at most :data:`MAX_CLASS_NAME_CHARS` printable
+    characters of valid text: it becomes a line of an exported model's ``labels.txt``.
+    """
+    if not isinstance(name, str):
+        return f"it is a {type(name).__name__}, not a string"
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in name):
+        return "it is not valid text (bytes the file system cannot decode)"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "it holds a control character (a newline, a tab...)"
+    if not name.strip():
+        return "it is blank"
+    if len(name) > MAX_CLASS_NAME_CHARS:
+        return f"it is {len(name)} characters long, more than {MAX_CLASS_NAME_CHARS}"
+    return ""

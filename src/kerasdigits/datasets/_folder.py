@@ -66,10 +66,6 @@ _SKIPPED_NAMES = frozenset({"__MACOSX"})
 _PREPROCESS: tuple[str | None, ...] = ("mnist", "resize", None)
 _MAX_CLASSES = 256  # labels are uint8
 _SHOWN_FAILURES = 3  # file names quoted by the on_error="skip" warning
-# A class name is one printable line of at most this many characters, as the class names a
-# model records (kerasdigits.training._io): it is shown in plots and written to labels.txt.
-_MAX_NAME_CHARS = 200
-
 # How pictures are decoded: in forked worker processes ("process"; on Linux only, see _pool),
 # threads ("thread") or this thread ("serial"); see the module's docstring.
 _POOL: Literal["process", "thread", "serial"] = "process"
@@ -395,28 +391,15 @@ def _inode(folder: Path) -> tuple[int, int]:
     return (info.st_dev, info.st_ino)
 
 
-def _name_problem(name: str) -> str:
-    """Why a class folder's name cannot be a class name (``""``: it can)."""
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in name):
-        return "it is not valid text (bytes the file system cannot decode)"
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        return "it holds a control character (a newline, a tab...)"
-    if not name.strip():
-        return "it is blank"
-    if len(name) > _MAX_NAME_CHARS:
-        return f"it is {len(name)} characters long, more than {_MAX_NAME_CHARS}"
-    return ""
-
-
 def _check_class_folder_names(where: Path, classes: tuple[str, ...]) -> None:
     """Refuse a folder name that would break plots, a model's labels or its ``labels.txt``."""
     for name in classes:
-        problem = _name_problem(name)
+        problem = _validate.class_name_problem(name)
         if problem:
             raise DatasetError(
                 f"{where}: class folder {name!r} cannot be a class name: {problem}; rename "
-                f"it (a class name is one line of at most {_MAX_NAME_CHARS} printable "
-                "characters, shown in plots and written to a model's labels)"
+                f"it (a class name is one line of at most {_validate.MAX_CLASS_NAME_CHARS} "
+                "printable characters, shown in plots and written to a model's labels)"
             )
 
 

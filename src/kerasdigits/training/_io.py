@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from kerasdigits import _lazy
+from kerasdigits import _lazy, _validate
 from kerasdigits._errors import KerasDigitsError
 from kerasdigits._version import __version__
 
@@ -45,7 +45,6 @@ __all__ = [
 INFO_MEMBER = "kerasdigits.json"
 _INFO_MAX_BYTES = 1 << 20  # what a file from elsewhere may make us read
 _MAX_CLASSES = 10_000
-_MAX_LABEL_CHARS = 200
 
 
 class ModelFileError(KerasDigitsError, ValueError):
@@ -87,10 +86,9 @@ def check_class_names(names: Sequence[str], *, what: str = "class_names") -> tup
         raise ValueError(f"{what} must hold 1 to {_MAX_CLASSES:,} names, got {len(names):,}")
     result = tuple(names)
     for name in result:
-        if (not isinstance(name, str) or not name.strip() or len(name) > _MAX_LABEL_CHARS
-                or any(ord(c) < 32 or ord(c) == 127 for c in name)):
+        if _validate.class_name_problem(name):
             raise ValueError(f"{what}: every name must be a non-empty single line of at most "
-                             f"{_MAX_LABEL_CHARS} printable characters, got {name!r}")
+                             f"{_validate.MAX_CLASS_NAME_CHARS} printable characters, got {name!r}")
     return result
 
 
