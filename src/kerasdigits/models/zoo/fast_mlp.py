@@ -36,11 +36,14 @@ __all__ = ["fast_mlp"]
         warmup_epochs=0.2,
         notes=(
             "Three epochs, batch 256, Adam with a cosine schedule peaking at 0.003 after a "
-            "0.2-epoch warm-up, steps_per_execution=16, preprocessing='unit'."
+            "0.2-epoch warm-up, steps_per_execution=16, preprocessing='unit'. Measured on 2 "
+            "CPU cores (bench_training.py --all --seeds 5, 2026-12-04, case kd-fast_mlp, "
+            "seeds 0-4): 98.23% +- 0.04 MNIST test accuracy (worst 98.17%), 2.4 s median "
+            "training time (2.2-4.1 s; the first case of the run is the slowest)."
         ),
     ),
-    reference_accuracy={"mnist": 0.982},
-    reference="kerasdigits, measured: 3 epochs with the recipe, mean of 3 seeds",
+    reference_accuracy={"mnist": 0.9823},
+    reference="kerasdigits, measured: the recipe on full MNIST, mean of seeds 0-4",
 )
 def fast_mlp(
     *,
