@@ -74,6 +74,25 @@ def write_results(path: Path, payload: dict[str, Any], markdown: str) -> None:
     print(f"wrote {path} and {path.with_suffix('.md').name}", file=sys.stderr)
 
 
+def name_counts(args: Iterable[str], known: Iterable[str], option: str, what: str,
+                where: str) -> dict[str, int]:
+    """Parse ``NAME=N`` options (repeatable, or comma-separated) into ``{NAME: N}``.
+
+    Raises:
+        SystemExit: An item whose NAME is not in ``known`` or whose N is not an int >= 1,
+            named with the option (``--seeds-for wants CASE=N (N >= 1, CASE from --list)``).
+    """
+    names = set(known)
+    counts: dict[str, int] = {}
+    for item in (x.strip() for arg in args for x in arg.split(",") if x.strip()):
+        name, _, n = item.partition("=")
+        if name not in names or not n.isdigit() or int(n) < 1:
+            raise SystemExit(f"{option} wants {what}=N (N >= 1, {what} from {where}), "
+                             f"not {item!r}")
+        counts[name] = int(n)
+    return counts
+
+
 def spread(values: Iterable[float | None]) -> dict[str, Any]:
     """``n``, ``mean``, sample ``std`` (``None`` below 2 values), ``median``, ``min``, ``max``.
 

@@ -3,7 +3,7 @@
 Usage:
     KERASDIGITS_DATA_DIR=/work/shared/datasets python bench/bench_floor.py
         [--models fast_mlp,fast_convnet,balanced_convnet,accurate_convnet] [--repeats 3]
-        [--epochs fast_convnet=2 ...] [--out bench/results/floor.json]
+        [--epochs fast_convnet=2,...] [--out bench/results/floor.json]
 
 Issue 17 asks, where a time target is out of reach, for the floor under it, measured: the
 FLOP count against this machine's peak, and where the rest of the time goes. Per model, in a
@@ -50,6 +50,7 @@ from _common import (
     RESULTS,
     load_average,
     machine,
+    name_counts,
     need_data_dir,
     table,
     today,
@@ -115,9 +116,8 @@ def measure(name: str, repeats: int) -> dict[str, Any]:
     import kerasdigits as kd
 
     data = kd.load_dataset("mnist", download=False, progress=False)
-    spec = kd.get_model_spec(name)
-    assert spec.recipe is not None, f"{name} has no recipe"
-    batch = spec.recipe.batch_size
+    recipe = kd.get_model_spec(name).recipe
+    batch = recipe.batch_size
 
     def subset(steps: int) -> Any:
         return dataclasses.replace(data, train=data.train.take(np.arange(steps * batch)))
@@ -144,7 +144,7 @@ def measure(name: str, repeats: int) -> dict[str, Any]:
         "model": name,
         "params": int(model.count_params()),
         "batch_size": batch,
-        "recipe_epochs": spec.recipe.epochs,
+        "recipe_epochs": recipe.epochs,
         "forward_macs_per_example": forward,
         "train_flops_per_example": flops,
         "fixed_first_s": round(first, 3),
@@ -221,7 +221,8 @@ def main() -> int:
     parser.add_argument("--models", default=DEFAULT_MODELS)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", action="append", default=[], metavar="MODEL=N",
-                        help="also derive N epochs of MODEL's recipe (repeatable)")
+                        help="also derive N epochs of MODEL's recipe (repeatable, or "
+                             "comma-separated)")
     parser.add_argument("--out", type=Path, default=RESULTS / "floor.json")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help=argparse.SUPPRESS)
@@ -231,15 +232,19 @@ def main() -> int:
     if args.child:
         args.json.write_text(json.dumps(measure(args.child, args.repeats)))
         return 0
-    extra: dict[str, list[int]] = {}
-    for item in args.epochs:
-        model, _, n = item.partition("=")
-        extra.setdefault(model, []).append(int(n))
+    from kerasdigits import list_models  # light: no TensorFlow
+
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    unknown = [n for n in names if n not in list_models()]
+    if unknown or not names:
+        raise SystemExit("--models wants zoo model names (kerasdigits models), "
+                         f"not {args.models!r}")
+    extra = name_counts(args.epochs, names, "--epochs", "MODEL", "--models")
     models = []
-    for name in args.models.split(","):
+    for name in names:
         print(f"{name} ...", file=sys.stderr, flush=True)
         r = spawn(name, args.repeats)
-        epochs = [r["recipe_epochs"], *extra.get(name, [])]
+        epochs = [r["recipe_epochs"], extra.get(name, r["recipe_epochs"])]
         r["derived"] = [derive(r, e) for e in dict.fromkeys(epochs)]
         models.append(r)
     payload = {"date": today(), "machine": machine(models[0]["tensorflow"]),

@@ -61,6 +61,7 @@ from _common import (
     RESULTS,
     load_average,
     machine,
+    name_counts,
     need_data_dir,
     peak_rss_mb,
     save_figure,
@@ -576,13 +577,7 @@ def _seeds(args: argparse.Namespace) -> list[int]:
 
 def _plan(selected: list[str], seeds: list[int], seeds_for: list[str]) -> dict[str, list[int]]:
     """Each selected case's seeds: all of them, or the first N with ``--seeds-for CASE=N``."""
-    caps: dict[str, int] = {}
-    for item in (x.strip() for arg in seeds_for for x in arg.split(",") if x.strip()):
-        name, _, n = item.partition("=")
-        if name not in CASES or not n.isdigit() or int(n) < 1:
-            raise SystemExit(f"--seeds-for wants CASE=N (N >= 1, CASE from --list), "
-                             f"not {item!r}")
-        caps[name] = int(n)
+    caps = name_counts(seeds_for, CASES, "--seeds-for", "CASE", "--list")
     return {name: seeds[:caps.get(name, len(seeds))] for name in selected}
 
 
