@@ -56,6 +56,7 @@ from _common import (
     today,
     write_results,
 )
+from _flops import matmul_peak, train_flops
 
 DEFAULT_MODELS = "fast_mlp,fast_convnet,balanced_convnet,accurate_convnet"
 FIXED_STEPS = 16  # one call into the compiled training function
@@ -64,49 +65,6 @@ TRAIN_IMAGES = 60_000
 
 
 # --------------------------------------------------------------------------- in the child
-
-
-def train_flops(model: Any) -> tuple[int, int]:
-    """Multiply-adds per example forward, and FLOPs per example of a training step."""
-    forward = 0
-    training = 0
-    first = True
-    for layer in _weighted_layers(model):
-        kernel = tuple(int(d) for d in layer.kernel.shape)
-        out = tuple(int(d) for d in layer.output.shape[1:-1])  # spatial positions
-        macs = math.prod(kernel) * math.prod(out)
-        forward += macs
-        training += macs * (2 if first else 3)  # the first layer needs no input gradient
-        first = False
-    return forward, 2 * training
-
-
-def _weighted_layers(model: Any) -> list[Any]:
-    import keras
-
-    found: list[Any] = []
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            found += _weighted_layers(layer)
-        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
-            found.append(layer)
-    return found
-
-
-def matmul_peak(n: int = 2048, repeats: int = 20) -> float:
-    """GFLOP/s of an ``n x n`` float32 matmul in TensorFlow (best of ``repeats``)."""
-    import tensorflow as tf
-
-    a = tf.random.normal((n, n))
-    b = tf.random.normal((n, n))
-    mm = tf.function(lambda x, y: tf.linalg.matmul(x, y))
-    mm(a, b).numpy()
-    best = math.inf
-    for _ in range(repeats):
-        t = time.perf_counter()
-        mm(a, b).numpy()
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best / 1e9
 
 
 def measure(name: str, repeats: int) -> dict[str, Any]:

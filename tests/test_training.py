@@ -10,7 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kerasdigits import DatasetError, build, evaluate, load_dataset, predict, train
+from kerasdigits import (
+    DatasetError,
+    build,
+    evaluate,
+    get_model_spec,
+    list_models,
+    load_dataset,
+    predict,
+    train,
+)
 from kerasdigits.datasets import Dataset, Split
 from kerasdigits.training import (
     Evaluation,
@@ -156,6 +165,123 @@ def test_predict_matches_keras_predict(trained, small: Dataset) -> None:  # type
     _, probs = predict(trained.model, small.test.images[:50])
     expected = trained.model.predict(small.test.images[:50], verbose=0)
     assert probs == pytest.approx(expected, abs=1e-5)
+
+
+
+@pytest.mark.parametrize("name", ["fast_convnet", "mlp256", "convnet"])
+def test_a_large_batch_runs_frozen_and_agrees_with_keras_at_every_chunk_edge(
+        name: str, small: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kerasdigits.training import _predict
+
+    monkeypatch.setattr(_predict, "_FROZEN_FROM", 8)
+    monkeypatch.setattr(_predict, "_CHUNK", 7)  # 20 images: chunks of 7, 7 and 6
+    model = build(name, preprocessing="unit" if name != "convnet" else None)
+    images = small.test.images[:20]
+    labels, probs = predict(model, images)
+    assert _predict._FROZEN[model].fn is not None  # the frozen copy ran, not the live one
+    expected = model.predict(_predict.prepare_images(model, images)[0], verbose=0)
+    assert probs.shape == (20, 10)
+    assert np.abs(probs - expected).max() <= 1e-5
+    assert (labels == expected.argmax(axis=1)).all()
+    _, few = predict(model, images[:7])  # below the threshold: the live function
+    assert np.abs(few - probs[:7]).max() <= 1e-5
+
+
+
+@pytest.mark.parametrize("style", ["sequential", "functional"])
+@pytest.mark.parametrize("name", [n for n in list_models()
+                                  if get_model_spec(n).registered_by == "kerasdigits"])
+def test_every_zoo_model_freezes_once_and_keeps_keras_probabilities(
+        name: str, style: str, small: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kerasdigits.training import _predict
+
+    monkeypatch.setattr(_predict, "_FROZEN_FROM", 4)
+    model = build(name, preprocessing="unit", style=style)  # type: ignore[arg-type]
+    images = small.test.images[:6]
+    _, probs = predict(model, images)
+    frozen = _predict._FROZEN[model]
+    assert frozen.fn is not None, f"{name} could not be frozen"
+    _, again = predict(model, images)
+    assert _predict._FROZEN[model] is frozen  # inference changes no weight: no refreezing
+    expected = model.predict(images, verbose=0)
+    assert np.abs(probs - expected).max() <= 1e-5
+    assert np.array_equal(probs, again)
+
+
+def test_a_frozen_model_answers_with_its_new_weights_after_more_training(
+        small: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kerasdigits.training import _predict
+
+    monkeypatch.setattr(_predict, "_FROZEN_FROM", 8)
+    model = build("fast_convnet", preprocessing="unit")
+    images = small.test.images[:64]
+    _, before = predict(model, images)
+    model.fit(small.train.images[:256], small.train.labels[:256], epochs=1, verbose=0)
+    _, after = predict(model, images)
+    expected = model.predict(images, verbose=0)
+    assert np.abs(after - before).max() > 1e-3  # training changed the answers ...
+    assert np.abs(after - expected).max() <= 1e-5  # ... and predict gives the new ones
+    model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+    _, zeroed = predict(model, images)
+    assert zeroed == pytest.approx(np.full((64, 10), 0.1), abs=1e-6)
+
+
+def test_a_model_that_cannot_be_frozen_keeps_the_live_function(
+        small: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tensorflow.python.framework import convert_to_constants
+
+    from kerasdigits.training import _predict
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise ValueError("cannot freeze this graph")
+
+    monkeypatch.setattr(convert_to_constants, "convert_variables_to_constants_v2", refuse)
+    monkeypatch.setattr(_predict, "_FROZEN_FROM", 8)
+    model = build("mlp256", preprocessing="unit")
+    _, probs = predict(model, small.test.images[:16])
+    assert _predict._FROZEN[model].fn is None
+    assert np.abs(probs - model.predict(small.test.images[:16], verbose=0)).max() <= 1e-5
+
+
+
+def test_a_model_that_writes_a_variable_at_inference_is_not_frozen(
+        small: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    import keras
+
+    from kerasdigits.training import _predict
+
+    class CountCalls(keras.layers.Layer):  # type: ignore[misc,name-defined]
+        def build(self, input_shape: object) -> None:
+            self.calls = self.add_weight(shape=(), initializer="zeros", trainable=False)
+
+        def call(self, inputs: object) -> object:
+            self.calls.assign_add(1.0)
+            return inputs
+
+    monkeypatch.setattr(_predict, "_FROZEN_FROM", 8)
+    monkeypatch.setattr(_predict, "_CHUNK", 8)
+    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), CountCalls(),
+                              keras.layers.Dense(10, activation="softmax")])
+    predict(model, small.test.images[:24])  # three chunks
+    assert _predict._FROZEN[model].fn is None  # frozen, the counter would be a constant
+    assert float(model.layers[1].calls.numpy()) == 3.0
+
+
+def test_predict_does_not_keep_a_model_alive(small: Dataset,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+    import weakref
+
+    from kerasdigits.training import _predict
+
+    monkeypatch.setattr(_predict, "_FROZEN_FROM", 8)
+    model = build("fast_convnet", preprocessing="unit")
+    predict(model, small.test.images[:3])
+    predict(model, small.test.images[:16])
+    alive = weakref.ref(model)
+    del model
+    gc.collect()
+    assert alive() is None
 
 
 def test_predict_on_a_float_input_model(small: Dataset) -> None:

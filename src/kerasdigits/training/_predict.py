@@ -1,13 +1,24 @@
 """Fast inference: ``predict`` and the probability computation behind ``evaluate``.
 
-``model.predict`` builds a data pipeline on every call (tens of milliseconds for one image).
-Here each model gets one cached, traced ``tf.function`` with a fixed input signature, so a
-single image costs about a millisecond after the first call.
+``model.predict`` builds a data pipeline on every call (tens of milliseconds for one image)
+and feeds batches of 32. Here each model gets one cached, traced ``tf.function`` with a fixed
+input signature, so a single image costs about a millisecond after the first call.
+
+Large batches (from ``_FROZEN_FROM`` images) run through a *frozen* copy of that function: the
+weights become graph constants, so TensorFlow's graph optimizer can fold batch normalization's
+statistics and fuse operations it cannot touch while the weights are variables. The frozen copy
+is kept with a snapshot of the weights it was made from and made again when they change (a
+model trained or given new weights between calls never answers with old ones). A model whose
+graph cannot be frozen (a plugin's custom op, say), or that writes to a variable at inference,
+keeps the live function. Batches are fed in chunks of ``_CHUNK`` images, the fastest size
+measured on two CPU cores (``bench/bench_predict.py``).
 """
 
 from __future__ import annotations
 
+import threading
 import weakref
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,7 +30,18 @@ from kerasdigits.training._feeding import model_input_spec, prepare_images
 __all__ = ["predict", "predict_proba"]
 
 _COMPILED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-_CHUNK = 1024
+_FROZEN: weakref.WeakKeyDictionary[Any, _Frozen] = weakref.WeakKeyDictionary()
+_FROZEN_LOCK = threading.Lock()
+_CHUNK = 512
+_FROZEN_FROM = 1024
+
+
+@dataclass(frozen=True, eq=False)
+class _Frozen:
+    """A frozen inference function and the weights it was frozen with (``None``: cannot)."""
+
+    fn: Any
+    weights: tuple[np.ndarray, ...]
 
 
 def _compiled(model: Any) -> Any:
@@ -28,10 +50,71 @@ def _compiled(model: Any) -> Any:
         tf = _lazy.tensorflow()
         shape, dtype = model_input_spec(model)
         spec = tf.TensorSpec((None, *shape), dtype=dtype)
-        fn = tf.function(lambda x: model(x, training=False), input_signature=[spec],
-                         reduce_retracing=True)
+        # A weak reference: the cache must not keep the model (its key) alive.
+        ref = weakref.ref(model)
+
+        def infer(x: Any) -> Any:
+            live = ref()
+            if live is None:  # pragma: no cover - the cache entry dies with the model
+                raise ReferenceError("the model was deleted")
+            return live(x, training=False)
+
+        fn = tf.function(infer, input_signature=[spec], reduce_retracing=True)
         _COMPILED[model] = fn
     return fn
+
+
+def _weights_now(model: Any) -> tuple[np.ndarray, ...]:
+    return tuple(np.array(weight) for weight in model.weights)
+
+
+def _same_weights(old: tuple[np.ndarray, ...], model: Any) -> bool:
+    weights = model.weights
+    return len(old) == len(weights) and all(
+        np.array_equal(before, np.asarray(weight))
+        for before, weight in zip(old, weights, strict=True)
+    )
+
+
+def _freeze(model: Any) -> _Frozen:
+    """Freeze the model's inference function with its current weights (``fn=None`` if not)."""
+    concrete = _compiled(model).get_concrete_function()  # traced: the model is built
+    # Taken before the constants: weights that change in between only cause a refreeze later.
+    weights = _weights_now(model)
+    try:
+        from tensorflow.python.framework.convert_to_constants import (
+            convert_variables_to_constants_v2,
+        )
+
+        fn = None if _writes_variables(concrete) else convert_variables_to_constants_v2(concrete)
+    except Exception:  # any graph that cannot be frozen keeps the live function
+        fn = None
+    return _Frozen(fn, weights)
+
+
+def _writes_variables(concrete: Any) -> bool:
+    """Whether inference assigns to a variable (a counter, a random seed's state).
+
+    Freezing would turn that variable into a constant and silently drop the write.
+    """
+    graph = concrete.graph.as_graph_def()  # with the functions it calls
+    nodes = [*graph.node, *(node for function in graph.library.function
+                            for node in function.node_def)]
+    return any(node.op.startswith(("Assign", "ResourceScatter")) for node in nodes)
+
+
+def _frozen_runner(model: Any) -> Any:
+    """The frozen function for ``model``'s current weights, or ``None`` (use the live one)."""
+    with _FROZEN_LOCK:
+        frozen = _FROZEN.get(model)
+        if frozen is None or not _same_weights(frozen.weights, model):
+            frozen = _freeze(model)
+            _FROZEN[model] = frozen
+    if frozen.fn is None:
+        return None
+    tf = _lazy.tensorflow()
+    fn = frozen.fn
+    return lambda chunk: fn(tf.constant(chunk))[0]
 
 
 def _load_if_path(model: Any) -> Any:
@@ -49,6 +132,8 @@ def predict_proba(model: Any, batch: np.ndarray) -> npt.NDArray[np.float32]:
         # Some ops (convolutions) reject a batch of 0: one blank image gives (0, num_classes).
         blank = np.asarray(fn(np.zeros((1, *batch.shape[1:]), batch.dtype)))
         return blank[:0].astype(np.float32, copy=False)
+    if len(batch) >= _FROZEN_FROM:
+        fn = _frozen_runner(model) or fn
     outputs = [np.asarray(fn(batch[i : i + _CHUNK])) for i in range(0, len(batch), _CHUNK)]
     return np.concatenate(outputs).astype(np.float32, copy=False)
 
