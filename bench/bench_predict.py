@@ -10,11 +10,13 @@ Usage:
    plain traced ``tf.function`` of ``model(x, training=False)``; Keras ``model(x)`` (eager);
    ``model.predict_on_batch``; ``model.predict``; and LiteRT (the exported ``litert`` file, one
    thread, ``set_tensor`` + ``invoke`` + ``get_tensor``). Also a whole batch of 10,000 images
-   through ``kerasdigits.predict``, ``model.predict`` as a user calls it (batches of 32) and
+   through ``kerasdigits.predict``, the same without freezing (its live ``tf.function``, same
+   chunks), ``model.predict`` as a user calls it (batches of 32) and
    ``model.predict(batch_size=1024)`` (best of 3 each, alternated; the largest difference
-   between the probabilities of the first two), and the share of this machine's float32
-   matmul peak that ``kerasdigits.predict`` reaches on the model's forward FLOPs
-   (``_flops.py``), next to the share that 2x ``model.predict`` would need: the floor under
+   between kerasdigits' and ``model.predict``'s probabilities), and the share of this
+   machine's float32 matmul peak that ``kerasdigits.predict`` reaches on the model's forward
+   FLOPs (``_flops.py``), next to the share that 2x ``model.predict`` would need: the floor
+   under
    the issue-17 target.
 2. ``kerasdigits predict MODEL.keras digit.png``: the whole command (median of 5 fresh
    processes), the same for an exported ``.tflite`` (LiteRT only, 1 and 10 pictures) and, in
@@ -130,11 +132,19 @@ def latencies(name: str, runs: int, image: np.ndarray, batch: np.ndarray,
 
     rows.append(("LiteRT (float32 .tflite, 1 thread)", timed(invoke, runs, 50)))
     xb, _ = prepare_images(model, batch)
-    runs_10k: dict[str, list[float]] = {"kd": [], "keras": [], "keras_1024": []}
+    from kerasdigits.training import _predict
+
+    runs_10k: dict[str, list[float]] = {"kd": [], "live": [], "keras": [], "keras_1024": []}
+    frozen_from = _predict._FROZEN_FROM
     for _ in range(3):  # alternated, best of 3 each: the machine is shared
         t = time.perf_counter()
         kd_probs = predict(model, batch)[1]
         runs_10k["kd"].append(time.perf_counter() - t)
+        _predict._FROZEN_FROM = len(batch) + 1  # the same chunks through the live function
+        t = time.perf_counter()
+        predict(model, batch)
+        runs_10k["live"].append(time.perf_counter() - t)
+        _predict._FROZEN_FROM = frozen_from
         t = time.perf_counter()
         keras_probs = model.predict(xb, verbose=0)  # what a user gets: batches of 32
         runs_10k["keras"].append(time.perf_counter() - t)
@@ -145,6 +155,7 @@ def latencies(name: str, runs: int, image: np.ndarray, batch: np.ndarray,
     forward_macs, _ = train_flops(model)
     return [{"model": name, "method": method, **timing, "tflite_bytes": res.size,
              "batch_10k_kerasdigits_s": min(runs_10k["kd"]),
+             "batch_10k_live_function_s": min(runs_10k["live"]),
              "batch_10k_model_predict_s": min(runs_10k["keras"]),
              "batch_10k_model_predict_1024_s": min(runs_10k["keras_1024"]),
              "batch_10k_max_abs_diff": gap, "forward_macs_per_example": forward_macs}
@@ -246,16 +257,20 @@ def batch_table(payload: dict[str, Any]) -> str:
         kd, keras = r["batch_10k_kerasdigits_s"], r["batch_10k_model_predict_s"]
         keras_1024 = r.get("batch_10k_model_predict_1024_s")
         gap = r.get("batch_10k_max_abs_diff")
-        row = [f"`{r['model']}`", f"{kd * 1e3:.0f}", f"{keras * 1e3:.0f}", f"{keras / kd:.2f}x",
+        live = r.get("batch_10k_live_function_s")
+        row = [f"`{r['model']}`", f"{kd * 1e3:.0f}",
+               "-" if live is None else f"{live * 1e3:.0f}", f"{keras * 1e3:.0f}",
+               f"{keras / kd:.2f}x",
                "-" if keras_1024 is None else f"{keras_1024 * 1e3:.0f} ({keras_1024 / kd:.2f}x)",
                "-" if gap is None else f"{gap:.1e}", f"{r['tflite_bytes']:,}"]
         macs = r.get("forward_macs_per_example")
         if peak and macs:
             gflop = 2 * macs * 10_000 / 1e9
-            row[5:5] = [f"{gflop:.1f}", f"{gflop / kd / peak:.0%}",
+            row[6:6] = [f"{gflop:.1f}", f"{gflop / kd / peak:.0%}",
                         f"{gflop / (keras / 2) / peak:.0%}"]
         rows.append(row)
-    head = ["model", "kerasdigits.predict ms", "model.predict ms (batch 32)", "speed-up",
+    head = ["model", "kerasdigits.predict ms", "live function ms (not frozen)",
+            "model.predict ms (batch 32)", "speed-up",
             "model.predict(batch_size=1024) ms (speed-up)"]
     note = ""
     if peak:
