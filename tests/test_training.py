@@ -6,6 +6,7 @@ import dataclasses
 import math
 import re
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -29,6 +30,7 @@ from kerasdigits.training import (
     evaluation_from_probabilities,
     load_model,
 )
+from kerasdigits.training._io import _all_layers as all_layers
 
 
 @pytest.fixture(scope="module")
@@ -167,13 +169,20 @@ def test_predict_matches_keras_predict(trained, small: Dataset) -> None:  # type
     assert probs == pytest.approx(expected, abs=1e-5)
 
 
-
-@pytest.mark.parametrize("name", ["fast_convnet", "mlp256", "convnet"])
-def test_a_large_batch_agrees_with_keras_at_every_chunk_edge(
-        name: str, small: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def frozen_from_8(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """``kerasdigits.training._predict`` with the frozen path taken from 8 images."""
     from kerasdigits.training import _predict
 
     monkeypatch.setattr(_predict, "_FROZEN_FROM", 8)
+    return _predict
+
+
+@pytest.mark.parametrize("name", ["fast_convnet", "mlp256", "convnet"])
+def test_a_large_batch_agrees_with_keras_at_every_chunk_edge(
+        name: str, small: Dataset, frozen_from_8: ModuleType,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _predict = frozen_from_8
     monkeypatch.setattr(_predict, "_CHUNK", 7)  # 20 images: chunks of 7, 7 and 6
     model = build(name, preprocessing="unit" if name != "convnet" else None)
     images = small.test.images[:20]
@@ -188,14 +197,6 @@ def test_a_large_batch_agrees_with_keras_at_every_chunk_edge(
     assert np.abs(few - probs[:7]).max() <= 1e-5
 
 
-
-def _all_layers(model: object) -> list[object]:
-    found: list[object] = []
-    for layer in model.layers:  # type: ignore[attr-defined]
-        found += [layer, *(_all_layers(layer) if hasattr(layer, "layers") else [])]
-    return found
-
-
 @pytest.mark.parametrize("style", ["sequential", "functional"])
 @pytest.mark.parametrize("name", [n for n in list_models()
                                   if get_model_spec(n).registered_by == "kerasdigits"])
@@ -208,7 +209,7 @@ def test_every_zoo_model_freezes_once_and_keeps_keras_probabilities(
     images = small.test.images[:6]
     _, probs = predict(model, images)
     frozen = _predict._FROZEN[model]
-    convolves = any(type(layer).__name__.startswith("Conv") for layer in _all_layers(model))
+    convolves = any(type(layer).__name__.startswith("Conv") for layer in all_layers(model))
     assert (frozen.fn is not None) == convolves, f"{name}: frozen {frozen.fn is not None}"
     _, again = predict(model, images)
     assert _predict._FROZEN[model] is frozen  # inference changes no weight: no refreezing
@@ -218,10 +219,7 @@ def test_every_zoo_model_freezes_once_and_keeps_keras_probabilities(
 
 
 def test_a_frozen_model_answers_with_its_new_weights_after_more_training(
-        small: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kerasdigits.training import _predict
-
-    monkeypatch.setattr(_predict, "_FROZEN_FROM", 8)
+        small: Dataset, frozen_from_8: ModuleType) -> None:
     model = build("fast_convnet", preprocessing="unit")
     images = small.test.images[:64]
     _, before = predict(model, images)
@@ -236,28 +234,26 @@ def test_a_frozen_model_answers_with_its_new_weights_after_more_training(
 
 
 def test_a_model_that_cannot_be_frozen_keeps_the_live_function(
-        small: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+        small: Dataset, frozen_from_8: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     from tensorflow.python.framework import convert_to_constants
 
-    from kerasdigits.training import _predict
+    _predict = frozen_from_8
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise ValueError("cannot freeze this graph")
 
     monkeypatch.setattr(convert_to_constants, "convert_variables_to_constants_v2", refuse)
-    monkeypatch.setattr(_predict, "_FROZEN_FROM", 8)
     model = build("fast_convnet", preprocessing="unit")
     _, probs = predict(model, small.test.images[:16])
     assert _predict._FROZEN[model].fn is None
     assert np.abs(probs - model.predict(small.test.images[:16], verbose=0)).max() <= 1e-5
 
 
-
 def test_a_model_that_writes_a_variable_at_inference_is_not_frozen(
-        small: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+        small: Dataset, frozen_from_8: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     import keras
 
-    from kerasdigits.training import _predict
+    _predict = frozen_from_8
 
     class CountCalls(keras.layers.Layer):  # type: ignore[misc,name-defined]
         def build(self, input_shape: object) -> None:
@@ -267,7 +263,6 @@ def test_a_model_that_writes_a_variable_at_inference_is_not_frozen(
             self.calls.assign_add(1.0)
             return inputs
 
-    monkeypatch.setattr(_predict, "_FROZEN_FROM", 8)
     monkeypatch.setattr(_predict, "_CHUNK", 8)
     model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(2, 3), CountCalls(),
                               keras.layers.Flatten(),
@@ -277,15 +272,12 @@ def test_a_model_that_writes_a_variable_at_inference_is_not_frozen(
     assert float(model.layers[1].calls.numpy()) == 3.0
 
 
-
 def test_a_variable_outside_the_weights_is_read_fresh_by_the_frozen_copy(
-        small: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+        small: Dataset, frozen_from_8: ModuleType) -> None:
     import keras
     import tensorflow as tf
 
-    from kerasdigits.training import _predict
-
-    monkeypatch.setattr(_predict, "_FROZEN_FROM", 8)
+    _predict = frozen_from_8
     temperature = tf.Variable(1.0)  # calibration captured by a Lambda: not in model.weights
     inputs = keras.Input((28, 28, 1))
     features = keras.layers.Flatten()(keras.layers.Conv2D(2, 3)(inputs))
@@ -302,11 +294,11 @@ def test_a_variable_outside_the_weights_is_read_fresh_by_the_frozen_copy(
 
 
 def test_a_model_with_a_lookup_table_keeps_the_live_function(
-        small: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+        small: Dataset, frozen_from_8: ModuleType) -> None:
     import keras
     import tensorflow as tf
 
-    from kerasdigits.training import _predict
+    _predict = frozen_from_8
 
     lookup = keras.layers.StringLookup(vocabulary=[str(i) for i in range(10)], num_oov_indices=0)
 
@@ -315,7 +307,6 @@ def test_a_model_with_a_lookup_table_keeps_the_live_function(
             order = lookup(tf.constant([str(9 - i) for i in range(10)]))
             return tf.gather(x, order, axis=1)
 
-    monkeypatch.setattr(_predict, "_FROZEN_FROM", 8)
     inputs = keras.Input((28, 28, 1))
     features = keras.layers.Flatten()(keras.layers.Conv2D(2, 3)(inputs))
     dense = keras.layers.Dense(10, activation="softmax")(features)
@@ -327,12 +318,10 @@ def test_a_model_with_a_lookup_table_keeps_the_live_function(
     assert np.abs(probs - expected).max() <= 1e-5
 
 
-def test_a_float64_model_runs_frozen(small: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_float64_model_runs_frozen(small: Dataset, frozen_from_8: ModuleType) -> None:
     import keras
 
-    from kerasdigits.training import _predict
-
-    monkeypatch.setattr(_predict, "_FROZEN_FROM", 8)
+    _predict = frozen_from_8
     floatx = keras.config.floatx()
     keras.config.set_floatx("float64")
     try:
@@ -349,10 +338,8 @@ def test_a_float64_model_runs_frozen(small: Dataset, monkeypatch: pytest.MonkeyP
 
 
 def test_a_nan_weight_does_not_refreeze_on_every_call(
-        small: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kerasdigits.training import _predict
-
-    monkeypatch.setattr(_predict, "_FROZEN_FROM", 8)
+        small: Dataset, frozen_from_8: ModuleType) -> None:
+    _predict = frozen_from_8
     model = build("fast_convnet", preprocessing="unit")
     weights = model.get_weights()
     weights[0][0, 0, 0, 0] = np.nan  # a diverged model
@@ -366,12 +353,9 @@ def test_a_nan_weight_does_not_refreeze_on_every_call(
 
 @pytest.mark.parametrize("count", [3, 16])
 def test_a_model_with_two_outputs_is_refused_at_every_batch_size(
-        count: int, small: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+        count: int, small: Dataset, frozen_from_8: ModuleType) -> None:
     import keras
 
-    from kerasdigits.training import _predict
-
-    monkeypatch.setattr(_predict, "_FROZEN_FROM", 8)
     inputs = keras.Input((28, 28, 1))
     flat = keras.layers.Flatten()(inputs)
     model = keras.Model(inputs, [keras.layers.Dense(10, activation="softmax")(flat),
@@ -382,13 +366,10 @@ def test_a_model_with_two_outputs_is_refused_at_every_batch_size(
 
 
 def test_predict_does_not_keep_a_model_alive(small: Dataset,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+                                             frozen_from_8: ModuleType) -> None:
     import gc
     import weakref
 
-    from kerasdigits.training import _predict
-
-    monkeypatch.setattr(_predict, "_FROZEN_FROM", 8)
     model = build("fast_convnet", preprocessing="unit")
     predict(model, small.test.images[:3])
     predict(model, small.test.images[:16])

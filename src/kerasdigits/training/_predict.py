@@ -91,7 +91,7 @@ def _compiled(model: Any) -> Any:
 
 
 def _freeze(model: Any) -> _Frozen:
-    """Freeze the model's inference function with its current weights (``fn=None`` if not)."""
+    """Freeze the model's inference function with its current weights (``_NEVER`` if not)."""
     concrete = _compiled(model).get_concrete_function()  # traced: the model is built
     if not _worth_freezing(concrete):
         return _NEVER
