@@ -483,3 +483,21 @@ def test_a_converter_failure_is_an_export_error(data: Dataset, tmp_path: Path) -
     with pytest.raises(ExportError, match=r"conversion of .* failed with builtin ops only"):
         export_tflite(model, tmp_path / "m.tflite", dataset=data)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_trained_on_dataset_not_found_keeps_every_searched_place(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from kerasdigits.export import _export
+
+    monkeypatch.setattr(_export, "_resolve_dataset",
+                        lambda name: load_dataset(name, download=False))  # offline
+    with pytest.raises(ExportError) as caught:
+        _export._LazyDataset(None, "kmnist").get()
+    lines = str(caught.value).splitlines()
+    assert lines[0] == (
+        "the model was trained on 'kmnist', whose images the export uses for calibration and "
+        "verification, but it cannot be loaded: pass dataset= (for example 'mnist_sample') or "
+        "verify=False, or make it loadable.")
+    assert lines[1] == "dataset 'kmnist' not found. Searched, in order:"
+    assert "  - download: disabled (download=False)" in lines
+    assert lines[-1].startswith("To fix: pass data_dir=")

@@ -339,11 +339,13 @@ class _LazyDataset:
                 try:
                     self._loaded = _resolve_dataset(self._trained_on)
                 except DatasetError as exc:
-                    first = str(exc).splitlines()[0]
+                    # The whole reason: a "not found" lists every place searched on its
+                    # following lines, and its first line alone ends in "Searched, in order:".
                     raise ExportError(
                         f"the model was trained on {self._trained_on!r}, whose images the "
-                        f"export uses for calibration and verification, but: {first}; pass "
-                        "dataset= (for example 'mnist_sample') or verify=False"
+                        "export uses for calibration and verification, but it cannot be "
+                        "loaded: pass dataset= (for example 'mnist_sample') or verify=False, "
+                        f"or make it loadable.\n{exc}"
                     ) from exc
             else:
                 self._loaded = _resolve_dataset(self._arg)
