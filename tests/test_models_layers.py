@@ -1,5 +1,6 @@
-"""The zoo's own Keras layers: FastBatchNormalization and SpaceToDepth (RandomShift is tested
-with the zoo models that use it)."""
+"""The zoo's own Keras layers: FastBatchNormalization, SpaceToDepth, RandomAffine and the
+test-time pair TestTimeCopies / AverageCopies (RandomShift is tested with the zoo models that
+use it)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ import pytest
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from kerasdigits.models.layers import FastBatchNormalization, SpaceToDepth  # noqa: E402
+from _shift import MOVES, shifted  # noqa: E402
+from kerasdigits.models.layers import (  # noqa: E402
+    AverageCopies,
+    FastBatchNormalization,
+    RandomAffine,
+    SpaceToDepth,
+    TestTimeCopies,
+)
 
 # --- FastBatchNormalization ----------------------------------------------------------------
 
@@ -152,3 +160,160 @@ def test_fast_batch_norm_uses_the_fused_kernel_only_when_training() -> None:
     rank3 = FastBatchNormalization()
     rank3.build((8, 4, 3))
     assert "FusedBatchNormV3" not in _op_types(rank3, (8, 4, 3), True)
+
+
+# --- RandomAffine ----------------------------------------------------------------------------
+
+
+def _images(n: int = 64) -> np.ndarray:
+    return np.random.default_rng(0).random((n, 28, 28, 1)).astype("float32")
+
+
+def test_random_affine_mirrors_exactly_half_of_the_time_and_nothing_else() -> None:
+    x = _images()
+    y = np.asarray(RandomAffine(flip=True, seed=1)(x, training=True))
+    same = np.isclose(y, x, atol=1e-5).all(axis=(1, 2, 3))
+    mirrored = np.isclose(y, x[:, :, ::-1], atol=1e-5).all(axis=(1, 2, 3))
+    assert (same | mirrored).all()
+    assert 16 <= mirrored.sum() <= 48  # each image a coin toss
+
+
+def test_random_affine_shifts_whole_pixels_as_asked() -> None:
+    # A single bright pixel: wherever the warp takes it, its mass stays close to one pixel's
+    # and its centre moves at most `shift` of the image (2.8 px for 0.1).
+    x = np.zeros((32, 28, 28, 1), np.float32)
+    x[:, 14, 14] = 1.0
+    y = np.asarray(RandomAffine(shift=0.1, seed=3)(x, training=True))
+    rows, cols = np.mgrid[0:28, 0:28]
+    mass = y[..., 0].sum(axis=(1, 2))
+    np.testing.assert_allclose(mass, 1.0, atol=1e-5)
+    dy = (y[..., 0] * rows).sum(axis=(1, 2)) - 14
+    dx = (y[..., 0] * cols).sum(axis=(1, 2)) - 14
+    assert np.abs(dy).max() <= 2.8 + 1e-4 and np.abs(dx).max() <= 2.8 + 1e-4
+    assert np.abs(dx).max() > 1.0 and np.abs(dy).max() > 1.0  # it did move them
+
+
+def test_random_affine_rotates_and_zooms_about_the_centre() -> None:
+    # A centred ring stays centred under rotation and zoom alone.
+    rows, cols = np.mgrid[0:28, 0:28]
+    ring = (np.abs(np.hypot(rows - 13.5, cols - 13.5) - 8) < 1.5).astype(np.float32)
+    x = np.repeat(ring[None, :, :, None], 16, axis=0)
+    y = np.asarray(RandomAffine(rotation=30, zoom=0.2, seed=4)(x, training=True))[..., 0]
+    centre_y = (y * rows).sum(axis=(1, 2)) / y.sum(axis=(1, 2))
+    centre_x = (y * cols).sum(axis=(1, 2)) / y.sum(axis=(1, 2))
+    np.testing.assert_allclose(centre_y, 13.5, atol=0.1)
+    np.testing.assert_allclose(centre_x, 13.5, atol=0.1)
+    radius = (y * np.hypot(rows - 13.5, cols - 13.5)).sum(axis=(1, 2)) / y.sum(axis=(1, 2))
+    assert radius.min() < 7.8 and radius.max() > 8.2  # zoomed in and out (8 unzoomed)
+
+
+def test_random_affine_is_inactive_at_inference_and_without_options() -> None:
+    x = _images(4)
+    layer = RandomAffine(shift=0.2, rotation=20, zoom=0.2, flip=True, seed=0)
+    np.testing.assert_array_equal(np.asarray(layer(x)), x)
+    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
+    np.testing.assert_allclose(np.asarray(RandomAffine(seed=0)(x, training=True)), x, atol=1e-6)
+
+
+def test_random_affine_is_seeded() -> None:
+    x = _images(8)
+    runs = [np.asarray(RandomAffine(shift=0.1, rotation=10, seed=7)(x, training=True))
+            for _ in range(2)]
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"shift": 1.0}, r"shift must be a number in \[0, 1\), got 1.0"),
+    ({"shift": -0.1}, r"shift must be a number in \[0, 1\)"),
+    ({"rotation": -1}, r"rotation must be a number of degrees in \[0, 180\], got -1"),
+    ({"rotation": 181}, r"rotation must be a number of degrees in \[0, 180\]"),
+    ({"rotation": float("nan")}, r"rotation must be finite"),
+    ({"zoom": 1}, r"zoom must be a number in \[0, 1\)"),
+    ({"flip": "yes"}, r"flip must be True or False, got 'yes'"),
+    ({"seed": 1.5}, r"seed must be an int, got 1.5"),
+])
+def test_random_affine_rejects_bad_options(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match="RandomAffine: " + message):
+        RandomAffine(**kwargs)
+
+
+def test_random_affine_rejects_what_is_not_a_batch_of_images() -> None:
+    with pytest.raises(ValueError, match=r"RandomAffine expects \(batch, height, width, "
+                                         r"channels\) input, got shape \(None, 784\)"):
+        keras.Sequential([keras.Input((784,)), RandomAffine(shift=0.1)])
+
+
+def test_random_affine_saves_and_loads(tmp_path: Path) -> None:
+    layer = RandomAffine(shift=0.1, rotation=12.5, zoom=0.05, flip=True, seed=3, name="warp")
+    keras.Sequential([keras.Input((28, 28, 1)), layer]).save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras").get_layer("warp")
+    assert isinstance(loaded, RandomAffine)
+    assert (loaded.shift, loaded.rotation, loaded.zoom, loaded.flip, loaded.seed) == (
+        0.1, 12.5, 0.05, True, 3)
+
+
+# --- TestTimeCopies / AverageCopies ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("shift", "mirror"), [(0, True), (1, False), (2, True)])
+def test_test_time_copies_are_the_image_its_shifts_and_mirror_images(shift: int,
+                                                                    mirror: bool) -> None:
+    x = _images(3)
+    layer = TestTimeCopies(shift=shift, mirror=mirror)
+    out = np.asarray(layer(x))
+    bases = [x, x[:, :, ::-1]] if mirror else [x]
+    moves = [(0, 0), (shift, 0), (-shift, 0), (0, shift), (0, -shift)] if shift else [(0, 0)]
+    expected = [shifted(base, dy, dx) for base in bases for dy, dx in moves]
+    assert layer.copies == len(expected)
+    # Every expected copy is in the batch, as a block of 3 (the order is the layer's own).
+    blocks = [out[i * 3:(i + 1) * 3] for i in range(layer.copies)]
+    for want in expected:
+        assert any(np.array_equal(block, want) for block in blocks)
+    np.testing.assert_array_equal(blocks[0], x)  # the images themselves come first
+    np.testing.assert_array_equal(np.asarray(layer(x, training=True)), x)
+
+
+def test_average_copies_averages_each_images_rows() -> None:
+    rows = np.arange(4 * 3 * 2, dtype=np.float32).reshape(4 * 3, 2)  # 4 copies of 3 images
+    out = np.asarray(AverageCopies(4)(rows))
+    np.testing.assert_allclose(out, rows.reshape(4, 3, 2).mean(axis=0))
+    np.testing.assert_array_equal(np.asarray(AverageCopies(4)(rows, training=True)), rows)
+
+
+def test_the_pair_around_a_network_averages_its_answers_over_the_copies() -> None:
+    x = _images(5)
+    body = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(3, 3),
+                             keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(4)])
+    copies = TestTimeCopies(shift=1, mirror=True)
+    model = keras.Sequential([keras.Input((28, 28, 1)), copies, body,
+                              AverageCopies(copies.copies)])
+    expected = np.mean([np.asarray(body(shifted(base, dy, dx)))
+                        for base in (x, x[:, :, ::-1])
+                        for dy, dx in MOVES], axis=0)
+    np.testing.assert_allclose(np.asarray(model(x)), expected, atol=1e-5)
+    assert model.output_shape == (None, 4)
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: TestTimeCopies(), r"TestTimeCopies needs a shift or mirror=True"),
+    (lambda: TestTimeCopies(shift=-1), r"TestTimeCopies: shift must be an int >= 0, got -1"),
+    (lambda: TestTimeCopies(shift=1.0), r"TestTimeCopies: shift must be an int >= 0, got 1.0"),
+    (lambda: TestTimeCopies(mirror=1), r"TestTimeCopies: mirror must be True or False"),
+    (lambda: AverageCopies(0), r"AverageCopies: copies must be a positive int, got 0"),
+])
+def test_test_time_layers_reject_bad_options(make: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make()  # type: ignore[operator]
+
+
+def test_test_time_layers_save_and_load(tmp_path: Path) -> None:
+    copies = TestTimeCopies(shift=2, mirror=True, name="copies")
+    model = keras.Sequential([keras.Input((28, 28, 1)), copies,
+                              keras.layers.GlobalAveragePooling2D(),
+                              AverageCopies(copies.copies, name="average")])
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert (loaded.get_layer("copies").shift, loaded.get_layer("copies").mirror) == (2, True)
+    assert loaded.get_layer("average").copies == 10
+    x = _images(2)
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)

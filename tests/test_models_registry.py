@@ -83,7 +83,8 @@ def test_list_models_patterns() -> None:
 def test_list_models_tags_and_style() -> None:
     assert list_models(tags="fast") == ["fast_convnet", "fast_mlp"]
     assert list_models("*mlp*", tags=["fast"]) == ["fast_mlp"]  # the README's example
-    assert list_models(tags="accurate") == ["accurate_convnet"]
+    assert list_models(tags="accurate") == ["accurate_convnet", "accurate_fashion_convnet"]
+    assert list_models(tags=["accurate", "fashion"]) == ["accurate_fashion_convnet"]
     assert list_models(tags=["mlp", "sigmoid"]) == ["sigmoid4x256"]
     assert list_models("*512", tags="mlp") == ["mlp2x512", "mlp512"]
     assert set(ZOO) <= set(list_models(style="sequential"))

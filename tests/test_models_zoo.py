@@ -11,9 +11,10 @@ import keras
 import numpy as np
 import pytest
 
+from _shift import MOVES, shifted
 from kerasdigits.datasets import load_dataset
 from kerasdigits.models import ModelConfigError, build, get_model_spec, list_models
-from kerasdigits.models.layers import RandomShift
+from kerasdigits.models.layers import RandomAffine, RandomShift
 from kerasdigits.transforms import layers as kd_layers
 
 #: Every built-in model, as the registry lists it (not a plugin's): a new model is built,
@@ -34,6 +35,7 @@ PARAMS = {
     "lenet5": 61_706,
     "fast_convnet": 40_002,
     "accurate_convnet": 289_066,
+    "accurate_fashion_convnet": 289_066,
     "balanced_convnet": 141_962,
     "fast_mlp": 120_330,
 }
@@ -199,6 +201,42 @@ def test_accurate_convnet_augmentation_option() -> None:
     np.testing.assert_allclose(outputs[0], np.asarray(plain(x)), atol=1e-6)
     for a, b in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("style", ["sequential", "functional"])
+def test_accurate_fashion_convnet_is_accurate_convnet_with_mirrors_and_shifted_copies(
+        style: str) -> None:
+    fashion = build("accurate_fashion_convnet", style=style, compile=False)  # type: ignore[arg-type]
+    augment = fashion.get_layer("augment")
+    assert isinstance(augment, RandomAffine)
+    assert (augment.shift, augment.flip, augment.rotation, augment.zoom) == (0.08, True, 0, 0)
+    assert fashion.get_layer("test_time_copies").shift == 1
+    # The same weights layout as accurate_convnet: its weights load as they are.
+    plain = build("accurate_convnet", augment=0, style=style, compile=False)  # type: ignore[arg-type]
+    plain.set_weights(fashion.get_weights())
+    x = np.random.default_rng(4).random((3, 28, 28, 1), dtype=np.float32)
+    # At inference: the softmax of the mean logits over the image and its 4 one-pixel shifts.
+    features = keras.Model(plain.inputs, plain.get_layer("output").input)
+    kernel, bias = plain.get_layer("output").get_weights()
+    mean = np.mean([np.asarray(features(shifted(x, dy, dx))) @ kernel + bias
+                    for dy, dx in MOVES], axis=0)
+    expected = np.exp(mean) / np.exp(mean).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(fashion(x)), expected, atol=1e-5)
+    # In training the copies are not made: one row per image, mirror images half of the time.
+    assert np.asarray(fashion(x, training=True)).shape == (3, 10)
+
+
+def test_accurate_convnet_test_time_shift_option() -> None:
+    assert "test_time_copies" not in _layer_names(build("accurate_convnet", compile=False))
+    model = build("accurate_convnet", test_time_shift=2, compile=False)
+    assert model.get_layer("test_time_copies").copies == 5
+    assert [layer.name for layer in model.layers[-3:]] == ["logits", "average_copies", "output"]
+    assert model.count_params() == PARAMS["accurate_convnet"]
+    with pytest.raises(ModelConfigError,
+                       match="accurate_convnet: test_time_shift must be an int >= 0, got -1"):
+        build("accurate_convnet", test_time_shift=-1)
+    with pytest.raises(ModelConfigError, match="accurate_convnet: mirror must be True or False"):
+        build("accurate_convnet", mirror="yes")
 
 
 # --- overrides -----------------------------------------------------------------------------

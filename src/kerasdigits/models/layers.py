@@ -16,13 +16,21 @@ Example:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from kerasdigits import _lazy, _validate
 
 keras = _lazy.keras()
 
-__all__ = ["FastBatchNormalization", "RandomShift", "SpaceToDepth"]
+__all__ = [
+    "AverageCopies",
+    "FastBatchNormalization",
+    "RandomAffine",
+    "RandomShift",
+    "SpaceToDepth",
+    "TestTimeCopies",
+]
 
 
 @keras.saving.register_keras_serializable(package="kerasdigits")
@@ -50,6 +58,121 @@ class RandomShift(keras.layers.RandomTranslation):  # type: ignore[misc,name-def
     def call(self, data: Any, training: bool = False) -> Any:
         """Shift ``data`` randomly if ``training``, else return it unchanged."""
         return super().call(data, training=training)
+
+
+@keras.saving.register_keras_serializable(package="kerasdigits")
+class RandomAffine(keras.layers.Layer):  # type: ignore[misc,name-defined]
+    """Random rotations, zooms, shifts and mirror images of training images, in one warp.
+
+    Each image of a training batch gets its own affine transform, drawn uniformly: a
+    rotation of up to ``rotation`` degrees either way, a zoom by a factor in
+    ``[1 - zoom, 1 + zoom]``, a shift of up to ``shift`` of the image size along each axis
+    and, with ``flip``, a left-right mirror image half of the time. All of it is one
+    bilinear resampling per image (``keras.ops.image.affine_transform``); pixels from outside
+    the image are zeros, the MNIST background. Like :class:`RandomShift`, it is inactive
+    unless ``training=True`` is passed (only ``fit`` passes it), and it is absent from an
+    exported TFLite model.
+
+    Args:
+        shift: Largest shift, as a fraction of the image height and width, in ``[0, 1)``.
+        rotation: Largest rotation in degrees, in ``[0, 180]``.
+        zoom: Largest zoom in or out, as a fraction, in ``[0, 1)``.
+        flip: Mirror half of the images left to right (for pictures where that changes
+            nothing, such as Fashion-MNIST's clothes; never for digits).
+        seed: Seed of the layer's random numbers; ``None`` draws one from Keras's global
+            seed (:func:`keras.utils.set_random_seed`).
+        **kwargs: Passed to ``keras.layers.Layer`` (``name``...).
+
+    Example:
+        >>> import numpy as np
+        >>> from kerasdigits.models.layers import RandomAffine
+        >>> layer = RandomAffine(shift=0.1, rotation=10, zoom=0.1, seed=0)
+        >>> x = np.zeros((2, 28, 28, 1), dtype="float32")
+        >>> x[:, 10:18, 12:16] = 1.0
+        >>> bool((np.asarray(layer(x)) == x).all())  # inference: unchanged
+        True
+        >>> warped = np.asarray(layer(x, training=True))
+        >>> warped.shape, bool((warped == x).all())
+        ((2, 28, 28, 1), False)
+    """
+
+    def __init__(
+        self,
+        shift: float = 0.0,
+        rotation: float = 0.0,
+        zoom: float = 0.0,
+        flip: bool = False,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.shift = _validate.fraction(shift, "RandomAffine: shift", low_open=False)
+        self.rotation = _validate.number(rotation, "RandomAffine: rotation")
+        if not 0 <= self.rotation <= 180:
+            raise ValueError(
+                f"RandomAffine: rotation must be a number of degrees in [0, 180], got {rotation!r}"
+            )
+        self.zoom = _validate.fraction(zoom, "RandomAffine: zoom", low_open=False)
+        self.flip = _validate.boolean(flip, "RandomAffine: flip")
+        self.seed = None if seed is None else _validate.integer(seed, "RandomAffine: seed")
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+
+    def compute_output_shape(self, input_shape: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The input's shape."""
+        return tuple(input_shape)
+
+    def build(self, input_shape: tuple[Any, ...]) -> None:
+        """Check that the input is a batch of images: ``(batch, height, width, channels)``."""
+        if len(input_shape) != 4:
+            raise ValueError(
+                "RandomAffine expects (batch, height, width, channels) input, got shape "
+                f"{tuple(input_shape)}"
+            )
+        super().build(input_shape)
+
+    def _transforms(self, batch: Any, height: Any, width: Any) -> Any:
+        """One ``[a0, a1, a2, b0, b1, b2, 0, 0]`` row per image: output pixel to input pixel."""
+        ops = keras.ops
+        u = keras.random.uniform((batch, 5), -1.0, 1.0, seed=self.seed_generator)
+        angle = u[:, 0] * (self.rotation * math.pi / 180.0)
+        scale = 1.0 + u[:, 1] * self.zoom  # > 1 zooms in: the input is sampled more finely
+        mirror = ops.where(u[:, 4] < 0, -1.0, 1.0) if self.flip else ops.ones_like(angle)
+        cos, sin = ops.cos(angle) / scale, ops.sin(angle) / scale
+        a0, a1, b0, b1 = cos * mirror, -sin, sin * mirror, cos
+        h, w = ops.cast(height, "float32"), ops.cast(width, "float32")
+        cx, cy = (w - 1.0) / 2.0, (h - 1.0) / 2.0
+        a2 = cx - a0 * cx - a1 * cy + u[:, 2] * self.shift * w
+        b2 = cy - b0 * cx - b1 * cy + u[:, 3] * self.shift * h
+        zero = ops.zeros_like(a0)
+        return ops.stack([a0, a1, a2, b0, b1, b2, zero, zero], axis=1)
+
+    def call(self, inputs: Any, training: bool = False) -> Any:
+        """Warp ``inputs`` randomly if ``training``, else return them unchanged."""
+        if not training:
+            return inputs
+        ops = keras.ops
+        shape = ops.shape(inputs)
+        images = ops.cast(inputs, "float32")
+        warped = ops.image.affine_transform(
+            images,
+            self._transforms(shape[0], shape[1], shape[2]),
+            interpolation="bilinear",
+            fill_mode="constant",
+            fill_value=0,
+            data_format="channels_last",
+        )
+        return ops.cast(warped, inputs.dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        """The layer's config."""
+        return {
+            **super().get_config(),
+            "shift": self.shift,
+            "rotation": self.rotation,
+            "zoom": self.zoom,
+            "flip": self.flip,
+            "seed": self.seed,
+        }
 
 
 @keras.saving.register_keras_serializable(package="kerasdigits")
@@ -169,3 +292,123 @@ class SpaceToDepth(keras.layers.Layer):  # type: ignore[misc,name-defined]
     def get_config(self) -> dict[str, Any]:
         """The layer's config (``block`` and the base layer's)."""
         return {**super().get_config(), "block": self.block}
+
+
+@keras.saving.register_keras_serializable(package="kerasdigits")
+class TestTimeCopies(keras.layers.Layer):  # type: ignore[misc,name-defined]
+    """At inference, add shifted and mirrored copies of every image to the batch.
+
+    The first of a pair of layers that averages a model's answer over a few copies of each
+    image (test-time augmentation); :class:`AverageCopies` is the other. This one goes
+    before the network and appends, for a batch of ``n`` images, ``n`` copies per variant:
+    the images shifted by ``shift`` pixels up, down, left and right (zeros fill in), and with
+    ``mirror`` their left-right mirror images (and those shifted too). :class:`AverageCopies`
+    goes after the network's last ``Dense`` layer and averages each image's
+    :attr:`copies` answers back into one. Inference costs :attr:`copies` times as much;
+    in training (``training=True``, as ``fit`` passes) both layers pass the batch through.
+    Both export to TFLite as builtin ops (``PAD``, ``STRIDED_SLICE``, ``REVERSE_V2``,
+    ``CONCATENATION``, ``RESHAPE``, ``MEAN``): the exported model still takes one image and
+    answers for it.
+
+    Args:
+        shift: Pixels to shift the copies by; ``0`` adds no shifted copies.
+        mirror: Add left-right mirror images (for pictures where a mirror image shows the
+            same thing, such as Fashion-MNIST's clothes; never for digits).
+        **kwargs: Passed to ``keras.layers.Layer`` (``name``...).
+
+    Attributes:
+        copies: How many versions of each image the network sees: ``1 + 4`` with a shift,
+            times 2 with ``mirror``.
+
+    Example:
+        >>> import numpy as np
+        >>> from kerasdigits.models.layers import AverageCopies, TestTimeCopies
+        >>> x = np.arange(6, dtype="float32").reshape(1, 1, 3, 2)
+        >>> copies = TestTimeCopies(mirror=True)
+        >>> out = np.asarray(copies(x))
+        >>> copies.copies, out.shape, out[1, 0, :, 0].tolist()
+        (2, (2, 1, 3, 2), [4.0, 2.0, 0.0])
+        >>> np.asarray(AverageCopies(2)(np.array([[1.0, 0.0], [0.0, 1.0]]))).tolist()
+        [[0.5, 0.5]]
+    """
+
+    def __init__(self, shift: int = 0, mirror: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shift = _validate.positive_int(shift, "TestTimeCopies: shift", allow_zero=True)
+        self.mirror = _validate.boolean(mirror, "TestTimeCopies: mirror")
+        if not self.shift and not self.mirror:
+            raise ValueError("TestTimeCopies needs a shift or mirror=True: it would add no copy")
+        self.copies = (5 if self.shift else 1) * (2 if self.mirror else 1)
+
+    def compute_output_shape(self, input_shape: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The input's shape with :attr:`copies` times the batch (when it is known)."""
+        batch, *rest = input_shape
+        return (None if batch is None else self.copies * batch, *rest)
+
+    def build(self, input_shape: tuple[Any, ...]) -> None:
+        """Check that the input is a batch of images larger than twice the shift."""
+        if len(input_shape) != 4:
+            raise ValueError(
+                "TestTimeCopies expects (batch, height, width, channels) input, got shape "
+                f"{tuple(input_shape)}"
+            )
+        super().build(input_shape)
+
+    def _shifted(self, images: Any) -> list[Any]:
+        """``images`` and, with a shift, the four shifted copies."""
+        if not self.shift:
+            return [images]
+        ops, s = keras.ops, self.shift
+        height, width = images.shape[1], images.shape[2]
+        padded = ops.pad(images, [[0, 0], [s, s], [s, s], [0, 0]])
+        offsets = [(s, s), (0, s), (2 * s, s), (s, 0), (s, 2 * s)]
+        return [padded[:, y:y + height, x:x + width, :] for y, x in offsets]
+
+    def call(self, inputs: Any, training: bool = False) -> Any:
+        """``inputs`` followed by their copies, unless ``training``."""
+        if training:
+            return inputs
+        ops = keras.ops
+        versions = self._shifted(inputs)
+        if self.mirror:
+            versions += self._shifted(ops.flip(inputs, axis=2))
+        return ops.concatenate(versions, axis=0)
+
+    def get_config(self) -> dict[str, Any]:
+        """The layer's config."""
+        return {**super().get_config(), "shift": self.shift, "mirror": self.mirror}
+
+
+@keras.saving.register_keras_serializable(package="kerasdigits")
+class AverageCopies(keras.layers.Layer):  # type: ignore[misc,name-defined]
+    """At inference, average the answers for the copies :class:`TestTimeCopies` made.
+
+    Takes a batch of ``copies * n`` rows (``n`` images, then each variant's ``n`` copies in
+    turn) and returns ``n``, each the mean of an image's rows. In training it passes the
+    batch through.
+
+    Args:
+        copies: :attr:`TestTimeCopies.copies` of the layer that made the copies.
+        **kwargs: Passed to ``keras.layers.Layer`` (``name``...).
+    """
+
+    def __init__(self, copies: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.copies = _validate.positive_int(copies, "AverageCopies: copies")
+
+    def compute_output_shape(self, input_shape: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The input's shape with a :attr:`copies`-th of the batch (when it is known)."""
+        batch, *rest = input_shape
+        return (None if batch is None else batch // self.copies, *rest)
+
+    def call(self, inputs: Any, training: bool = False) -> Any:
+        """The mean over the copies of each row of ``inputs``, unless ``training``."""
+        if training or self.copies == 1:
+            return inputs
+        ops = keras.ops
+        grouped = ops.reshape(inputs, (self.copies, -1, *inputs.shape[1:]))
+        return ops.mean(grouped, axis=0)
+
+    def get_config(self) -> dict[str, Any]:
+        """The layer's config."""
+        return {**super().get_config(), "copies": self.copies}
