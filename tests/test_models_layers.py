@@ -306,6 +306,17 @@ def test_test_time_layers_reject_bad_options(make: object, message: str) -> None
         make()  # type: ignore[operator]
 
 
+def test_test_time_copies_need_images_of_a_known_size_larger_than_the_shift() -> None:
+    with pytest.raises(ValueError, match=r"known height and width, got shape \(None, 784\)"):
+        keras.Sequential([keras.Input((784,)), TestTimeCopies(shift=1)])
+    with pytest.raises(ValueError, match=r"got shape \(None, None, None, 1\)"):
+        keras.Sequential([keras.Input((None, None, 1)), TestTimeCopies(shift=1)])
+    with pytest.raises(ValueError, match=r"shift 8 would move a 8x10 image out of sight"):
+        keras.Sequential([keras.Input((8, 10, 1)), TestTimeCopies(shift=8)])
+    model = keras.Sequential([keras.Input((8, 10, 1)), TestTimeCopies(shift=7)])
+    assert np.asarray(model(np.ones((2, 8, 10, 1), np.float32))).shape == (10, 8, 10, 1)
+
+
 def test_test_time_layers_save_and_load(tmp_path: Path) -> None:
     copies = TestTimeCopies(shift=2, mirror=True, name="copies")
     model = keras.Sequential([keras.Input((28, 28, 1)), copies,

@@ -346,11 +346,16 @@ class TestTimeCopies(keras.layers.Layer):  # type: ignore[misc,name-defined]
         return (None if batch is None else self.copies * batch, *rest)
 
     def build(self, input_shape: tuple[Any, ...]) -> None:
-        """Check that the input is a batch of images larger than twice the shift."""
-        if len(input_shape) != 4:
+        """Check that the input is a batch of images of a known size, larger than the shift."""
+        if len(input_shape) != 4 or None in tuple(input_shape)[1:3]:
             raise ValueError(
-                "TestTimeCopies expects (batch, height, width, channels) input, got shape "
-                f"{tuple(input_shape)}"
+                "TestTimeCopies expects (batch, height, width, channels) input with a known "
+                f"height and width, got shape {tuple(input_shape)}"
+            )
+        if self.shift >= min(input_shape[1], input_shape[2]):
+            raise ValueError(
+                f"TestTimeCopies: shift {self.shift} would move a {input_shape[1]}x"
+                f"{input_shape[2]} image out of sight; it must be smaller than the image"
             )
         super().build(input_shape)
 
