@@ -332,6 +332,8 @@ class TestTimeCopies(keras.layers.Layer):  # type: ignore[misc,name-defined]
         [[0.5, 0.5]]
     """
 
+    __test__ = False  # a layer, not a pytest test class, whatever its name says
+
     def __init__(self, shift: int = 0, mirror: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.shift = _validate.positive_int(shift, "TestTimeCopies: shift", allow_zero=True)
