@@ -181,19 +181,23 @@ def balanced_convnet(
     ]
 
 
+#: How both ``accurate_*`` models compile and train (their recipes differ in the epochs).
+_ACCURATE_COMPILE = CompileSettings(learning_rate=0.001, steps_per_execution=8)
+_ACCURATE_SCHEDULE: dict[str, Any] = {
+    "batch_size": 128, "learning_rate": 0.003, "schedule": "cosine", "warmup_epochs": 1,
+}
+
+
 @register_model(
     "accurate_convnet",
     params=289_066,
     input_kind="image",
     tags=("convnet", "ours", "accurate", "batchnorm", "dropout", "augmentation"),
     description="ours, for accuracy: VGG-style conv-BN 2x32, 2x64, 2x128, translations, dropout",
-    compile_settings=CompileSettings(learning_rate=0.001, steps_per_execution=8),
+    compile_settings=_ACCURATE_COMPILE,
     recipe=Recipe(
         epochs=12,
-        batch_size=128,
-        learning_rate=0.003,
-        schedule="cosine",
-        warmup_epochs=1,
+        **_ACCURATE_SCHEDULE,
         notes=(
             "12 epochs, batch 128, Adam with a cosine schedule peaking at 0.003 after a "
             "1-epoch warm-up, steps_per_execution=8, preprocessing='unit'; random "
@@ -248,13 +252,10 @@ def accurate_convnet(
           "mirror"),
     description="ours, for clothes: accurate_convnet trained on mirror images too, answers "
                 "averaged over 1-pixel shifts",
-    compile_settings=CompileSettings(learning_rate=0.001, steps_per_execution=8),
+    compile_settings=_ACCURATE_COMPILE,
     recipe=Recipe(
         epochs=16,
-        batch_size=128,
-        learning_rate=0.003,
-        schedule="cosine",
-        warmup_epochs=1,
+        **_ACCURATE_SCHEDULE,
         notes=(
             "16 epochs, batch 128, Adam with a cosine schedule peaking at 0.003 after a "
             "1-epoch warm-up, steps_per_execution=8, preprocessing='unit'; random "
