@@ -433,7 +433,10 @@ def test_build_requires_required_builder_arguments() -> None:
         """A required option."""
         import keras
 
-        return [keras.layers.Dense(units, name="dense_1"), keras.layers.Dense(num_classes)]
+        # Both named: an automatic name depends on how many Dense layers the process made
+        # before ("dense_1" clashed after another test file's models).
+        return [keras.layers.Dense(units, name="dense_1"),
+                keras.layers.Dense(num_classes, name="output")]
 
     assert get_model_spec("kd_needs").parameters == {"units": inspect.Parameter.empty}
     with pytest.raises(ModelArgumentError, match="kd_needs needs the argument"):
