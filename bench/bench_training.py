@@ -25,9 +25,10 @@ them), training time (seconds from data in memory to trained model: the float co
 checkpoints, but not the benchmark's accuracy probes), time to reach the case's target
 accuracy (the tutorial's published figure minus 0.3 points; the test set is probed at every
 epoch end, and several times per epoch for short runs, with the probe time left out), peak
-resident memory of the process, and the 1-minute load average before and after. Per case: the
-mean, sample standard deviation, worst and best test accuracy, and the median and range of the
-times, memory and load.
+resident memory of the process, the 1-minute load average before and after, and the host's
+speed (a float32 matmul's GFLOP/s, measured before the case: it varies over a day). Per case:
+the mean, sample standard deviation, worst and best test accuracy, and the median and range of
+the times, memory, load and host speed.
 
 ``--all`` (the default) writes ``bench/results/training.json``, ``training.md`` and
 ``training.png`` (test accuracy against wall time, every case and seed: the race chart;
@@ -70,6 +71,7 @@ from _common import (
     today,
     write_results,
 )
+from _flops import matmul_peak
 
 #: Fixed accuracy targets: the tutorial's published figure minus 0.3 points.
 MLP2X512_TARGET = 0.9798 - 0.003
@@ -191,8 +193,12 @@ def accuracy(model: Any, x: np.ndarray, y: np.ndarray) -> float:
         fn = tf.function(lambda b: tf.argmax(model(b, training=False), axis=-1),
                          input_signature=[spec])
         model._bench_argmax = fn
-    correct = sum(int(np.sum(fn(x[i:i + _PROBE_BATCH]).numpy() == y[i:i + _PROBE_BATCH]))
-                  for i in range(0, len(x), _PROBE_BATCH))
+    # A model answering over test-time copies runs each image that many times: the same
+    # number of images per batch through the network (memory stays as for the others).
+    copies = max([getattr(layer, "copies", 1) for layer in model.layers] + [1])
+    step = max(1, _PROBE_BATCH // copies)
+    correct = sum(int(np.sum(fn(x[i:i + step]).numpy() == y[i:i + step]))
+                  for i in range(0, len(x), step))
     return correct / len(x)
 
 
@@ -506,6 +512,7 @@ def run_case(name: str, *, quick: bool, seed: int, threads: int) -> dict[str, An
     if threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
+    host_gflops = matmul_peak(repeats=10)  # the host's speed now: it varies over a day
     with tempfile.TemporaryDirectory(prefix="kd-bench-") as tmp:
         ctx = Context(case, quick=quick, seed=seed, workdir=Path(tmp))
         model, x_test, y_test = case.run(ctx)
@@ -530,6 +537,7 @@ def run_case(name: str, *, quick: bool, seed: int, threads: int) -> dict[str, An
         "peak_rss_mb": peak_rss_mb(),
         "load_start": load_start,
         "load_end": load_average(),
+        "host_gflops": round(host_gflops, 1),
         "curve": ctx.curve,
         "params": int(model.count_params()),
         "tensorflow": tf.__version__,
@@ -674,14 +682,33 @@ def _runs_of(r: dict[str, Any]) -> list[dict[str, Any]]:
     return [x for x in (r.get("runs") or [r]) if "error" not in x]
 
 
+def _range_text(values: list[float], digits: int) -> str:
+    """``1.2-2.4``: the lowest and highest of ``values``; ``-`` for none."""
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return "-"
+    lo, hi = f"{min(values):.{digits}f}", f"{max(values):.{digits}f}"
+    return lo if lo == hi else f"{lo}-{hi}"
+
+
 def _load_range(summaries: list[dict[str, Any]]) -> str:
     """``1.2-2.4``: the lowest and highest 1-minute load average at the starts and ends."""
-    loads = [x[k][0] for r in summaries for x in _runs_of(r) for k in ("load_start", "load_end")]
-    loads = [v for v in loads if math.isfinite(v)]
-    if not loads:
-        return "-"
-    lo, hi = min(loads), max(loads)
-    return f"{lo:.1f}" if f"{lo:.1f}" == f"{hi:.1f}" else f"{lo:.1f}-{hi:.1f}"
+    return _range_text([x[k][0] for r in summaries for x in _runs_of(r)
+                        for k in ("load_start", "load_end")], 1)
+
+
+def _host_range(summaries: list[dict[str, Any]]) -> str:
+    """``215-471``: the slowest and fastest host (matmul GFLOP/s measured before each run).
+
+    The same 2-core machine measured 471 GFLOP/s one morning and 215 that evening, so a time
+    is read beside the speed of the host it was measured on.
+    """
+    return _range_text([x.get("host_gflops") for r in summaries for x in _runs_of(r)], 0)
+
+
+def _conditions(summaries: list[dict[str, Any]]) -> dict[str, str]:
+    """The load and host speed that a row of the figures table was measured under."""
+    return {"load_1min": _load_range(summaries), "host_gflops": _host_range(summaries)}
 
 
 # --------------------------------------------------------------------------- figures to reach
@@ -748,7 +775,7 @@ def _checks(results: dict[str, dict[str, Any]], *, quick: bool = False,
             notes = ["quick run, sample data", *notes]
         measured = "; ".join(x for x in (*notes, measured) if x)
         checks.append({"figure": figure, "met": met, "measured": measured,
-                       "load_1min": _load_range(found)})
+                       **_conditions(found)})
         return met
 
     fc, kc = "kd-fast_convnet", "keras-convnet"
@@ -806,9 +833,8 @@ def _pair_checks(results: dict[str, dict[str, Any]], checks: list[dict[str, Any]
                    "met": every,
                    "measured": ", ".join(f"{pairs.count(p)} {p}" for p in dict.fromkeys(pairs))
                    + f" (of {len(pairs)} pairs)",
-                   "load_1min": _load_range([results[n] for pair in _tutorial_pairs()
-                                             for n in pair if n in results
-                                             and "error" not in results[n]])})
+                   **_conditions([results[n] for pair in _tutorial_pairs()
+                                  for n in pair if n in results and "error" not in results[n]])})
     heavy = [r for r in results.values() if "error" not in r and r["via"] == "kerasdigits"
              and r["dataset"].removesuffix("_sample") == "mnist"]
     if heavy:
@@ -818,7 +844,7 @@ def _pair_checks(results: dict[str, dict[str, Any]], checks: list[dict[str, Any]
             "met": ("not run" if quick else "met" if worst["peak_rss_mb"] < MEMORY_BUDGET_MB
                     else "not met"),
             "measured": f"largest {worst['peak_rss_mb']:.0f} MB (`{worst['case']}`)",
-            "load_1min": _load_range(heavy)})
+            **_conditions(heavy)})
 
 
 # --------------------------------------------------------------------------- tables
@@ -858,7 +884,7 @@ def _main_row(r: dict[str, Any]) -> list[str]:
     delta = f"{r['accuracy_delta_points']:+.2f}" if "accuracy_delta_points" in r else "-"
     return [f"`{r['case']}`", r["title"], r["dataset"], seeds, acc, spread_, train,
             _fmt_s(r["cpu_s"]), f"{r['target']:.2%}", at, f"{r['peak_rss_mb']:.0f}", speed,
-            f"{ttt:.1f}x" if ttt else "-", delta, _load_range([r])]
+            f"{ttt:.1f}x" if ttt else "-", delta, _load_range([r]), _host_range([r])]
 
 
 def render(payload: dict[str, Any]) -> str:
@@ -867,7 +893,7 @@ def render(payload: dict[str, Any]) -> str:
     header = ["case", "what", "data", "seeds", "test acc (mean ± std, pts)", "worst / best",
               "train s (median, range)", "CPU s", "target", "to target s (median)",
               "peak RSS MB", "speed-up", "to-target speed-up", "acc vs ref (pts)",
-              "load 1-min"]
+              "load 1-min", "host GFLOP/s"]
     rows = [[f"`{r['case']}`", "FAILED", *["-"] * (len(header) - 2)] if "error" in r
             else _main_row(r) for r in results.values()]
     quick = " (quick smoke test: 1 epoch on sample data)" if payload.get("quick") else ""
@@ -878,8 +904,10 @@ def render(payload: dict[str, Any]) -> str:
            "their range); peak RSS the largest. Speed-ups are from the medians and accuracy "
            "differences from the means, against the reference case of the same run; the load "
            "is the lowest and highest 1-minute load average at the starts and ends of the "
-           "case's runs.\n",
-           table(header, rows, right=range(3, 15))]
+           "case's runs, and the host's speed the slowest and fastest 2048x2048 float32 "
+           "matmul measured before them (the same machine ran at 215-471 GFLOP/s on one "
+           "day: compare times measured at the same speed).\n",
+           table(header, rows, right=range(3, 16))]
     if payload.get("skipped"):
         out.append("Not run: " + "; ".join(f"`{k}` ({v})" for k, v in
                                             payload["skipped"].items()) + ".\n")
@@ -898,9 +926,9 @@ def render(payload: dict[str, Any]) -> str:
         out.append(table(["case", *[f"seed {s}" for s in seeds]], per))
     if payload["checks"]:
         out.append("\nFigures to reach (issue 17):\n")
-        out.append(table(["figure", "met", "measured", "load 1-min"],
-                         [[c["figure"], c["met"], c["measured"], c.get("load_1min", "-")]
-                          for c in payload["checks"]]))
+        out.append(table(["figure", "met", "measured", "load 1-min", "host GFLOP/s"],
+                         [[c["figure"], c["met"], c["measured"], c.get("load_1min", "-"),
+                           c.get("host_gflops", "-")] for c in payload["checks"]]))
     return "\n".join(out)
 
 
@@ -956,12 +984,13 @@ def chart(payload: dict[str, Any], path: Path, source: str | None = None) -> Non
     axes[-1, 0].set_xlabel("training wall time, seconds (log scale" + (
         "; large marker at the median over the seeds)" if several else ")"))
     seeds = payload.get("seeds") or [payload.get("seed", 0)]
-    loads = _load_range(cases)
+    loads, host = _load_range(cases), _host_range(cases)
     fig.suptitle("Training race: test accuracy against training wall time", fontsize=13,
                  fontweight="bold", x=0.01, ha="left")
     fig.text(0.01, 1 - 0.42 / fig.get_figheight(),
              f"{'Quick smoke test, ' if payload.get('quick') else ''}run of {payload['date']}"
-             f" ({_seed_text(seeds)}), {payload['machine']}, 1-minute load {loads}"
+             f" ({_seed_text(seeds)}), {payload['machine']}, 1-minute load {loads}, "
+             f"host {host} GFLOP/s"
              + (f"; {source}" if source else ""), fontsize=8.5, color="#444444")
     handles = [
         Line2D([], [], marker="s", mfc="white", mec="#333333", mew=2, ms=9, ls="none",
@@ -1246,7 +1275,7 @@ def _row(r: dict[str, Any]) -> dict[str, Any]:
         "speedup_vs_ref": round(r["speedup"], 2) if r.get("speedup") else None,
         "accuracy_vs_ref_points": (round(r["accuracy_delta_points"], 2)
                                    if "accuracy_delta_points" in r else None),
-        "load_1min": _load_range([r]),
+        **_conditions([r]),
     }
 
 
