@@ -336,6 +336,26 @@ def test_a_bug_deep_inside_a_dependency_shows_its_traceback(
     assert "Traceback" in capsys.readouterr().err
 
 
+def test_an_error_of_no_expected_type_gets_a_traceback_and_a_report_line(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """TensorFlow's run-time errors (``OpError``) are neither ValueError nor OSError."""
+    import tensorflow as tf
+
+    def broken(args: object, out: object) -> int:
+        tf.reshape(tf.zeros(5), (2, -1))  # InvalidArgumentError, an OpError
+        return 0
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
+        action.choices["datasets"].set_defaults(func=broken)  # type: ignore[index]
+    assert cli.main(["datasets"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "InvalidArgumentError" in err
+    assert err.rstrip().endswith("kerasdigits: an unexpected error inside tensorflow; please "
+                                 "report it with the traceback above")
+
+
 def test_the_out_folder_is_locked_whatever_the_preset(tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     from kerasdigits.training._rundir import lock_run
@@ -382,3 +402,31 @@ def test_evaluate_and_predict_follow_the_models_own_dataset(
     png = str(digit_pngs[0][0])
     assert cli.main(["predict", str(out / "model.keras"), png, "--dataset", "mnist"]) == 1
     assert "trained with the classes T-shirt/top" in capsys.readouterr().err
+
+
+def test_our_warnings_are_one_line_and_others_keep_their_format(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import warnings
+
+    from kerasdigits import KerasDigitsWarning
+
+    def warns(args: object, out: object) -> int:
+        warnings.warn("a mirrored 2 is not a 2", KerasDigitsWarning, stacklevel=1)
+        warnings.warn("something from elsewhere", UserWarning, stacklevel=1)
+        return 0
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
+        action.choices["datasets"].set_defaults(func=warns)  # type: ignore[index]
+    with warnings.catch_warnings(record=True) as caught:  # where others' warnings go
+        warnings.simplefilter("always")
+        shown = warnings.showwarning
+        assert cli.main(["datasets"]) == 0
+        assert capsys.readouterr().err == "kerasdigits: warning: a mirrored 2 is not a 2\n"
+        assert [(w.category, str(w.message)) for w in caught] == [
+            (UserWarning, "something from elsewhere")]
+        assert warnings.showwarning is shown  # put back after the command
+        assert cli.main(["--debug", "datasets"]) == 0  # --debug: every warning as Python shows it
+        assert capsys.readouterr().err == ""
+        assert [w.category for w in caught[1:]] == [KerasDigitsWarning, UserWarning]

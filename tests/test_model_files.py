@@ -199,3 +199,81 @@ def test_checkpoints_carry_the_class_names(fashion: Dataset, tmp_path: Path) -> 
     for path in result.checkpoint_paths:
         assert get_class_names(load_model(path)) == FASHION, path.name
     keras.backend.clear_session()
+
+
+# --- files edited by hand: the test-time copy layers ----------------------------------------
+
+
+def _copies_model() -> Any:
+    """A small model answering over 5 test-time copies of each 8x8 image."""
+    from kerasdigits.models.layers import AverageCopies, TestTimeCopies
+
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([
+        keras.Input((8, 8, 1)), TestTimeCopies(shift=1, name="copies"),
+        keras.layers.Flatten(name="flat"), keras.layers.Dense(3, name="logits"),
+        AverageCopies(5, name="average"), keras.layers.Softmax(name="probs")])
+
+
+def _edited(path: Path, out: Path, layer: str, **changes: Any) -> Path:
+    """``path`` with ``changes`` made to the config of ``layer`` in its config.json."""
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                found = [x for x in config["config"]["layers"] if x["config"]["name"] == layer]
+                assert len(found) == 1, layer
+                found[0]["config"].update(changes)
+                data = json.dumps(config).encode()
+            dst.writestr(item, data)
+    return out
+
+
+@pytest.mark.parametrize(("layer", "changes", "message"), [
+    ("average", {"copies": 2}, "layer 'average' averages 2 copies of each image, but layer "
+                               "'copies' makes 5: the file was edited or damaged"),
+    ("copies", {"mirror": True}, "layer 'average' averages 5 copies of each image, but layer "
+                                 "'copies' makes 10"),
+    ("copies", {"shift": -1}, r"cannot load model: TestTimeCopies: shift must be an int >= 0, "
+                              r"got -1$"),
+    ("average", {"copies": "5"}, "cannot load model: AverageCopies: copies must be a positive "
+                                 "int, got '5'$"),
+])
+def test_a_hand_edited_copy_layer_is_refused_with_its_cause(
+        tmp_path: Path, layer: str, changes: dict[str, Any], message: str) -> None:
+    """Unchecked, a mismatched pair averages copies of different images without an error."""
+    good = save_model(_copies_model(), tmp_path / "good.keras")
+    images = np.random.default_rng(0).random((4, 8, 8, 1)).astype("float32")
+    expected = np.asarray(load_model(good)(images))
+    assert expected.shape == (4, 3)
+    bad = _edited(good, tmp_path / "bad.keras", layer, **changes)
+    with pytest.raises(ModelFileError, match=f"^{bad}: .*{message}"):
+        load_model(bad)
+    # In a fresh process, through the CLI: one line naming the file and the cause.
+    done = subprocess.run([sys.executable, "-m", "kerasdigits", "evaluate", str(bad),
+                           "--dataset", "mnist_sample"], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(f"kerasdigits: error: {bad}: ")
+
+
+def test_prediction_checks_the_model_answers_one_row_per_image() -> None:
+    from kerasdigits.models.layers import AverageCopies, TestTimeCopies
+    from kerasdigits.training import PredictionError
+
+    images = np.zeros((2, 8, 8), np.uint8)
+    unaveraged = keras.Sequential([
+        keras.Input((8, 8, 1)), TestTimeCopies(shift=1), keras.layers.Flatten(),
+        keras.layers.Dense(3, activation="softmax")])
+    with pytest.raises(PredictionError, match=r"answered with shape \(10, 3\) for 2 images"):
+        kerasdigits.predict(unaveraged, images)
+    mismatched = keras.Sequential([
+        keras.Input((8, 8, 1)), TestTimeCopies(shift=1), keras.layers.Flatten(),
+        keras.layers.Dense(3), AverageCopies(2), keras.layers.Softmax()])
+    with pytest.raises(PredictionError, match="the model failed on a batch of 1 images: "
+                                              "Input to reshape is a tensor with 15 values"):
+        kerasdigits.predict(mismatched, images[:1])
+    labels, probs = kerasdigits.predict(_copies_model(), images)
+    assert labels.shape == (2,) and probs.shape == (2, 3)

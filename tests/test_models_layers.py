@@ -231,6 +231,7 @@ def test_random_affine_is_seeded() -> None:
     ({"zoom": 1}, r"zoom must be a number in \[0, 1\)"),
     ({"flip": "yes"}, r"flip must be True or False, got 'yes'"),
     ({"seed": 1.5}, r"seed must be an int, got 1.5"),
+    ({"seed": 2**64}, r"seed must fit in 64 bits, got 18446744073709551616"),
 ])
 def test_random_affine_rejects_bad_options(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match="RandomAffine: " + message):

@@ -595,3 +595,24 @@ def test_the_schedule_spans_the_epochs_asked_for() -> None:
     assert schedule["warmup_steps"] + schedule["decay_steps"] == 2 * steps
     lr = result.model.optimizer.learning_rate
     assert float(lr) == pytest.approx(0.0, abs=1e-9)  # decayed to zero after both epochs
+
+
+def test_a_model_trained_on_mirror_images_warns_when_given_digits(small: Dataset) -> None:
+    import warnings
+
+    from kerasdigits import KerasDigitsWarning
+    from kerasdigits.training._train import _warn_if_mirrored_digits
+
+    mirrored = [name for name in list_models() if "mirror" in get_model_spec(name).tags]
+    assert "accurate_fashion_convnet" in mirrored
+    tiny = dataclasses.replace(small, train=small.train.take(slice(0, 64)))
+    with pytest.warns(KerasDigitsWarning, match=r"accurate_fashion_convnet trains on left-right "
+                      r"mirror images, but the classes of 'mnist_sample' are digits") as seen:
+        train("accurate_fashion_convnet", tiny, epochs=1, callbacks="none", validation="none",
+              verbose=0)
+    assert [Path(w.filename).name for w in seen] == [Path(__file__).name]  # the caller's line
+    clothes = load_dataset("fashion_mnist_sample")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_if_mirrored_digits(get_model_spec("accurate_fashion_convnet"), clothes)
+        _warn_if_mirrored_digits(get_model_spec("accurate_convnet"), small)

@@ -20,10 +20,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
-from kerasdigits._errors import KerasDigitsError
+from kerasdigits._errors import KerasDigitsError, KerasDigitsWarning
 from kerasdigits._quiet import filtered_stderr
 from kerasdigits._version import __version__
 
@@ -819,8 +819,29 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         return int(exc.code or 0)
     stream = out or sys.stdout
     quiet = contextlib.nullcontext() if args.verbose else filtered_stderr()
-    with quiet:
+    with quiet, _our_warnings_as_lines(args.debug):
         return _run(parser, args, stream)
+
+
+@contextlib.contextmanager
+def _our_warnings_as_lines(debug: bool) -> Iterator[None]:
+    """Show a ``KerasDigitsWarning`` as ``kerasdigits: warning: ...`` (not a source line)."""
+    import warnings
+
+    shown = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:
+        if debug or not issubclass(category, KerasDigitsWarning):
+            shown(message, category, filename, lineno, file, line)
+            return
+        (file or sys.stderr).write(f"kerasdigits: warning: {message}\n")
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, stream: TextIO) -> int:
@@ -835,18 +856,25 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, stream: Text
         return 130
     except (KerasDigitsError, ValueError, KeyError, TypeError, OSError) as exc:
         if args.debug or not _expected(exc):
-            import traceback
-
-            traceback.print_exc()
-            if not args.debug:
-                sys.stderr.write("kerasdigits: an unexpected error inside "
-                                 f"{_origin(exc)}; please report it with the traceback above\n")
-            return 1
+            return _unexpected(exc, args.debug)
         first, _, rest = _message(exc).partition("\n")
         sys.stderr.write(f"kerasdigits: error: {first}\n")
         if rest:
             sys.stderr.write(rest + "\n")
         return 1
+    except Exception as exc:  # TensorFlow's OpError, a RuntimeError...: always a bug
+        return _unexpected(exc, args.debug)
+
+
+def _unexpected(exc: BaseException, debug: bool) -> int:
+    """Print the traceback of an error the user cannot act on, asking for a report."""
+    import traceback
+
+    traceback.print_exception(exc)
+    if not debug:
+        sys.stderr.write("kerasdigits: an unexpected error inside "
+                         f"{_origin(exc)}; please report it with the traceback above\n")
+    return 1
 
 
 def _message(exc: BaseException) -> str:

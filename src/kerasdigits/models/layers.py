@@ -115,6 +115,8 @@ class RandomAffine(keras.layers.Layer):  # type: ignore[misc,name-defined]
         self.zoom = _validate.fraction(zoom, "RandomAffine: zoom", low_open=False)
         self.flip = _validate.boolean(flip, "RandomAffine: flip")
         self.seed = None if seed is None else _validate.integer(seed, "RandomAffine: seed")
+        if self.seed is not None and not -(2**63) <= self.seed < 2**63:
+            raise ValueError(f"RandomAffine: seed must fit in 64 bits, got {seed!r}")
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
     def compute_output_shape(self, input_shape: tuple[Any, ...]) -> tuple[Any, ...]:

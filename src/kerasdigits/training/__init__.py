@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from kerasdigits.training._errors import RunInUseError, TrainingError
+from kerasdigits.training._errors import PredictionError, RunInUseError, TrainingError
 from kerasdigits.training._evaluate import Evaluation, evaluate, evaluation_from_probabilities
 from kerasdigits.training._feeding import PixelError
 from kerasdigits.training._io import (
@@ -26,6 +26,7 @@ __all__ = [
     "Evaluation",
     "ModelFileError",
     "PixelError",
+    "PredictionError",
     "RunInUseError",
     "TrainResult",
     "TrainingError",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kerasdigits._errors import KerasDigitsError
 
-__all__ = ["RunInUseError", "TrainingError"]
+__all__ = ["PredictionError", "RunInUseError", "TrainingError"]
 
 
 class TrainingError(KerasDigitsError, ValueError):
@@ -13,3 +13,11 @@ class TrainingError(KerasDigitsError, ValueError):
 
 class RunInUseError(TrainingError):
     """Another process is training into the same checkpoint folder."""
+
+
+class PredictionError(KerasDigitsError, ValueError):
+    """The model failed on the images, or did not answer with one row per image.
+
+    A model from the zoo, or saved by kerasdigits, never does this; a hand-edited or damaged
+    model file, or a model whose layers change the batch size, can.
+    """

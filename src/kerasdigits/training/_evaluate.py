@@ -136,6 +136,8 @@ def evaluate(model: Any, data: Dataset | Split | str, *,
         ValueError: The split is empty, or the model was trained with other classes than the
             dataset's (a Fashion-MNIST model evaluated on MNIST digits, say).
         PixelError: The split's images are not valid pixels (see :func:`predict`).
+        PredictionError: The model failed on the images or did not answer with one row per
+            image (see :func:`predict`).
     """
     from kerasdigits.training._io import get_class_names
 

@@ -386,14 +386,55 @@ def load_model(path: str | os.PathLike[str], *, compile: bool = True) -> Any:
     try:
         model = keras.models.load_model(path, compile=compile, safe_mode=True)
     except Exception as exc:  # Keras raises many types for a bad file
-        message = " ".join(str(exc).split())
-        raise ModelFileError(f"{path}: cannot load model: {message[:500]}") from exc
+        raise ModelFileError(f"{path}: cannot load model: {_load_failure(exc)}") from exc
     _restore_fast_layers(model, fast)
+    _check_copy_pairs(path, model)
     if info.class_names is not None and len(info.class_names) != _num_outputs(model):
         raise ModelFileError(f"{path}: {INFO_MEMBER} names {len(info.class_names)} classes "
                              f"but the model has {_num_outputs(model)} outputs")
     _INFO[model] = info
     return model
+
+
+def _load_failure(exc: BaseException) -> str:
+    """Why Keras could not load a file, in at most 500 characters.
+
+    Keras wraps the error of a layer that refuses its config in messages that quote the whole
+    model config (thousands of characters), each ending in ``Exception encountered: <the
+    cause>``; the innermost cause is what the user needs.
+    """
+    message = " ".join(str(exc).split())
+    cause = message.rpartition("Exception encountered:")[2].strip() or message
+    return cause if len(cause) <= 500 else cause[:497] + "..."
+
+
+def _check_copy_pairs(path: Path, model: Any) -> None:
+    """Check that every ``AverageCopies`` averages as many copies as its ``TestTimeCopies`` makes.
+
+    The two layers are saved with separate configs; a file edited by hand (or made by other
+    code) could pair them wrongly, and the model would then average copies of *different*
+    images, or answer with several rows per image, without any error.
+    """
+    from kerasdigits.models.layers import AverageCopies, TestTimeCopies
+
+    made: list[Any] = []  # TestTimeCopies layers not yet averaged, innermost last
+    for layer in _all_layers(model):
+        if isinstance(layer, TestTimeCopies):
+            made.append(layer)
+        elif isinstance(layer, AverageCopies):
+            maker = made.pop() if made else None
+            if maker is None or maker.copies != layer.copies:
+                source = (f"layer {maker.name!r} makes {maker.copies}" if maker is not None
+                          else "no TestTimeCopies layer before it makes any")
+                raise ModelFileError(
+                    f"{path}: layer {layer.name!r} averages {layer.copies} copies of each "
+                    f"image, but {source}: the file was edited or damaged"
+                )
+    if made:
+        raise ModelFileError(
+            f"{path}: layer {made[-1].name!r} makes {made[-1].copies} copies of each image "
+            "but no AverageCopies layer after it averages them: the file was edited or damaged"
+        )
 
 
 def _restore_fast_layers(model: Any, names: Sequence[str]) -> None:

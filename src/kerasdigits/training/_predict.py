@@ -18,6 +18,7 @@ images, the fastest size measured on two CPU cores (``bench/bench_predict.py``).
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kerasdigits import _lazy
+from kerasdigits.training._errors import PredictionError
 from kerasdigits.training._feeding import model_input_spec, prepare_images
 
 __all__ = ["predict", "predict_proba"]
@@ -167,16 +169,50 @@ def _load_if_path(model: Any) -> Any:
 
 
 def predict_proba(model: Any, batch: np.ndarray) -> npt.NDArray[np.float32]:
-    """Return the model's class probabilities for an already prepared ``batch``."""
+    """Return the model's class probabilities for an already prepared ``batch``.
+
+    Raises:
+        PredictionError: The model failed on the batch, or answered with other than one row
+            of probabilities per image.
+    """
     fn = _compiled(model)
     if len(batch) == 0:
         # Some ops (convolutions) reject a batch of 0: one blank image gives (0, num_classes).
-        blank = np.asarray(fn(np.zeros((1, *batch.shape[1:]), batch.dtype)))
+        blank = _answer(fn, np.zeros((1, *batch.shape[1:]), batch.dtype))
         return blank[:0].astype(np.float32, copy=False)
     if len(batch) >= _FROZEN_FROM:
         fn = _frozen_runner(model) or fn
-    outputs = [np.asarray(fn(batch[i : i + _CHUNK])) for i in range(0, len(batch), _CHUNK)]
+    outputs = [_answer(fn, batch[i : i + _CHUNK]) for i in range(0, len(batch), _CHUNK)]
     return np.concatenate(outputs).astype(np.float32, copy=False)
+
+
+def _op_error_reason(exc: Any) -> str:
+    """The cause in a TensorFlow run-time error's message, without the graph's traceback.
+
+    A traced function's error says "Graph execution error:", then where the failing node was
+    defined (a Python traceback), then the cause, then the node's name in ``[[...]]``.
+    """
+    lines = [line.strip() for line in str(exc.message).splitlines()]
+    lines = [line for line in lines if line and not line.startswith("[[")]
+    reason = re.sub(r"\s*\[Op:[^\]]*\]$", "", lines[-1]) if lines else ""
+    return reason or type(exc).__name__
+
+
+def _answer(fn: Any, chunk: np.ndarray) -> np.ndarray:
+    """``fn(chunk)`` as an array, checked to be one row of probabilities per image."""
+    errors = _lazy.tensorflow().errors
+    try:
+        rows = np.asarray(fn(chunk))
+    except errors.OpError as exc:  # the graph failed at run time (a reshape, say)
+        raise PredictionError(f"the model failed on a batch of {len(chunk)} images: "
+                              f"{_op_error_reason(exc)}") from exc
+    if rows.ndim != 2 or rows.shape[0] != len(chunk):
+        raise PredictionError(
+            f"the model answered with shape {rows.shape} for {len(chunk)} images; a "
+            "classifier answers with one row of class probabilities per image (is the model "
+            "file hand-edited or damaged?)"
+        )
+    return rows
 
 
 def predict(
@@ -202,6 +238,8 @@ def predict(
         PixelError: A value is outside its dtype's range (NaN, inf, a negative value, an
             integer above 255, a float above 1: divide by 255 or pass ``uint8``), the dtype is
             not pixels (``bool``, say), or the shape is neither one image nor a batch.
+        PredictionError: The model failed on the images, or did not answer with one row of
+            probabilities per image (a hand-edited or damaged model file, say).
 
     Example:
         >>> import numpy as np

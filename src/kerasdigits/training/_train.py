@@ -7,12 +7,14 @@ import dataclasses
 import os
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from kerasdigits import _keras_compat, _lazy
+from kerasdigits._errors import KerasDigitsWarning
 from kerasdigits.datasets import Dataset, Split, load_dataset
 from kerasdigits.training._errors import TrainingError
 from kerasdigits.training._feeding import input_contract, prepare_images
@@ -330,6 +332,7 @@ def _train(
         _lazy.keras().utils.set_random_seed(int(seed))
     model, spec = _resolve_model(model_or_name, dataset.num_classes, **build_kwargs)
     run.check_model(model)  # a zoo name was just built in the strategy's scope
+    _warn_if_mirrored_digits(spec, dataset)
     # Before compiling: Keras reads the trainable flags (freeze) when it compiles.
     tuned = (transfer_weights(source, model, dataset.class_names) if source is not None
              else None)
@@ -423,6 +426,20 @@ def _check_split_sizes(dataset: Dataset, val_split: Split | None, val_note: str)
         raise TrainingError(
             f"the validation split ({val_note}) of {dataset.name!r} is empty: with only "
             f"{len(dataset.train)} training images, pass validation='none' or a larger dataset"
+        )
+
+
+def _warn_if_mirrored_digits(spec: ModelSpec | None, dataset: Dataset) -> None:
+    """Warn when a model that trains on mirror images (tag ``mirror``) is given digits."""
+    if spec is None or "mirror" not in spec.tags:
+        return
+    if all(name.isdigit() for name in dataset.class_names):
+        warnings.warn(
+            f"{spec.name} trains on left-right mirror images, but the classes of "
+            f"{dataset.name!r} are digits, and a mirrored 2 is not a 2: pick a model without "
+            "the 'mirror' tag",
+            KerasDigitsWarning,
+            stacklevel=5,  # the caller of train()
         )
 
 
