@@ -256,14 +256,18 @@ def test_random_affine_saves_and_loads(tmp_path: Path) -> None:
 # --- TestTimeCopies / AverageCopies ----------------------------------------------------------
 
 
-@pytest.mark.parametrize(("shift", "mirror"), [(0, True), (1, False), (2, True)])
-def test_test_time_copies_are_the_image_its_shifts_and_mirror_images(shift: int,
-                                                                    mirror: bool) -> None:
+@pytest.mark.parametrize(("shift", "mirror", "diagonals"),
+                         [(0, True, False), (1, False, False), (2, True, False), (1, False, True),
+                          (2, True, True)])
+def test_test_time_copies_are_the_image_its_shifts_and_mirror_images(
+        shift: int, mirror: bool, diagonals: bool) -> None:
     x = _images(3)
-    layer = TestTimeCopies(shift=shift, mirror=mirror)
+    layer = TestTimeCopies(shift=shift, mirror=mirror, diagonals=diagonals)
     out = np.asarray(layer(x))
     bases = [x, x[:, :, ::-1]] if mirror else [x]
     moves = [(0, 0), (shift, 0), (-shift, 0), (0, shift), (0, -shift)] if shift else [(0, 0)]
+    if diagonals:
+        moves += [(dy, dx) for dy in (-shift, shift) for dx in (-shift, shift)]
     expected = [shifted(base, dy, dx) for base in bases for dy, dx in moves]
     assert layer.copies == len(expected)
     # Every expected copy is in the batch, as a block of 3 (the order is the layer's own).
@@ -300,6 +304,10 @@ def test_the_pair_around_a_network_averages_its_answers_over_the_copies() -> Non
     (lambda: TestTimeCopies(shift=-1), r"TestTimeCopies: shift must be an int >= 0, got -1"),
     (lambda: TestTimeCopies(shift=1.0), r"TestTimeCopies: shift must be an int >= 0, got 1.0"),
     (lambda: TestTimeCopies(mirror=1), r"TestTimeCopies: mirror must be True or False"),
+    (lambda: TestTimeCopies(mirror=True, diagonals=True),
+     r"TestTimeCopies: diagonals=True needs a shift"),
+    (lambda: TestTimeCopies(shift=1, diagonals="yes"),
+     r"TestTimeCopies: diagonals must be True or False"),
     (lambda: AverageCopies(0), r"AverageCopies: copies must be a positive int, got 0"),
 ])
 def test_test_time_layers_reject_bad_options(make: object, message: str) -> None:
@@ -318,14 +326,16 @@ def test_test_time_copies_need_images_of_a_known_size_larger_than_the_shift() ->
     assert np.asarray(model(np.ones((2, 8, 10, 1), np.float32))).shape == (10, 8, 10, 1)
 
 
-def test_test_time_layers_save_and_load(tmp_path: Path) -> None:
-    copies = TestTimeCopies(shift=2, mirror=True, name="copies")
-    model = keras.Sequential([keras.Input((28, 28, 1)), copies,
+@pytest.mark.parametrize(("diagonals", "copies"), [(False, 10), (True, 18)])
+def test_test_time_layers_save_and_load(tmp_path: Path, diagonals: bool, copies: int) -> None:
+    made = TestTimeCopies(shift=2, mirror=True, diagonals=diagonals, name="copies")
+    model = keras.Sequential([keras.Input((28, 28, 1)), made,
                               keras.layers.GlobalAveragePooling2D(),
-                              AverageCopies(copies.copies, name="average")])
+                              AverageCopies(made.copies, name="average")])
     model.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras")
-    assert (loaded.get_layer("copies").shift, loaded.get_layer("copies").mirror) == (2, True)
-    assert loaded.get_layer("average").copies == 10
+    layer = loaded.get_layer("copies")
+    assert (layer.shift, layer.mirror, layer.diagonals) == (2, True, diagonals)
+    assert loaded.get_layer("average").copies == copies
     x = _images(2)
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)

@@ -210,16 +210,19 @@ def test_accurate_fashion_convnet_is_accurate_convnet_with_mirrors_and_shifted_c
     augment = fashion.get_layer("augment")
     assert isinstance(augment, RandomAffine)
     assert (augment.shift, augment.flip, augment.rotation, augment.zoom) == (0.08, True, 0, 0)
-    assert fashion.get_layer("test_time_copies").shift == 1
+    copies = fashion.get_layer("test_time_copies")
+    assert copies.shift == 1
+    moves = [*MOVES, *([(1, 1), (1, -1), (-1, 1), (-1, -1)] if copies.diagonals else [])]
+    assert copies.copies == len(moves)
     # The same weights layout as accurate_convnet: its weights load as they are.
     plain = build("accurate_convnet", augment=0, style=style, compile=False)  # type: ignore[arg-type]
     plain.set_weights(fashion.get_weights())
     x = np.random.default_rng(4).random((3, 28, 28, 1), dtype=np.float32)
-    # At inference: the softmax of the mean logits over the image and its 4 one-pixel shifts.
+    # At inference: the softmax of the mean logits over the image and its one-pixel shifts.
     features = keras.Model(plain.inputs, plain.get_layer("output").input)
     kernel, bias = plain.get_layer("output").get_weights()
     mean = np.mean([np.asarray(features(shifted(x, dy, dx))) @ kernel + bias
-                    for dy, dx in MOVES], axis=0)
+                    for dy, dx in moves], axis=0)
     expected = np.exp(mean) / np.exp(mean).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(np.asarray(fashion(x)), expected, atol=1e-5)
     # In training the copies are not made: one row per image, mirror images half of the time.
@@ -231,6 +234,11 @@ def test_accurate_convnet_test_time_shift_option() -> None:
     model = build("accurate_convnet", test_time_shift=2, compile=False)
     assert model.get_layer("test_time_copies").copies == 5
     assert [layer.name for layer in model.layers[-3:]] == ["logits", "average_copies", "output"]
+    nine = build("accurate_convnet", test_time_shift=1, test_time_diagonals=True, compile=False)
+    assert nine.get_layer("test_time_copies").copies == nine.get_layer("average_copies").copies == 9
+    with pytest.raises(ModelConfigError,
+                       match="accurate_convnet: test_time_diagonals=True needs a test_time_shift"):
+        build("accurate_convnet", test_time_diagonals=True)
     assert model.count_params() == PARAMS["accurate_convnet"]
     with pytest.raises(ModelConfigError,
                        match="accurate_convnet: test_time_shift must be an int >= 0, got -1"):

@@ -303,8 +303,9 @@ class TestTimeCopies(keras.layers.Layer):  # type: ignore[misc,name-defined]
     The first of a pair of layers that averages a model's answer over a few copies of each
     image (test-time augmentation); :class:`AverageCopies` is the other. This one goes
     before the network and appends, for a batch of ``n`` images, ``n`` copies per variant:
-    the images shifted by ``shift`` pixels up, down, left and right (zeros fill in), and with
-    ``mirror`` their left-right mirror images (and those shifted too). :class:`AverageCopies`
+    the images shifted by ``shift`` pixels up, down, left and right (zeros fill in), with
+    ``diagonals`` also along the four diagonals (the 3x3 neighbourhood), and with ``mirror``
+    their left-right mirror images (and those shifted too). :class:`AverageCopies`
     goes after the network's last ``Dense`` layer and averages each image's
     :attr:`copies` answers back into one. Inference costs :attr:`copies` times as much;
     in training (``training=True``, as ``fit`` passes) both layers pass the batch through.
@@ -314,13 +315,15 @@ class TestTimeCopies(keras.layers.Layer):  # type: ignore[misc,name-defined]
 
     Args:
         shift: Pixels to shift the copies by; ``0`` adds no shifted copies.
+        diagonals: Also shift diagonally (``shift`` pixels along both axes): 8 shifted copies
+            instead of 4. Needs a ``shift``.
         mirror: Add left-right mirror images (for pictures where a mirror image shows the
             same thing, such as Fashion-MNIST's clothes; never for digits).
         **kwargs: Passed to ``keras.layers.Layer`` (``name``...).
 
     Attributes:
-        copies: How many versions of each image the network sees: ``1 + 4`` with a shift,
-            times 2 with ``mirror``.
+        copies: How many versions of each image the network sees: ``1 + 4`` with a shift
+            (``1 + 8`` with ``diagonals``), times 2 with ``mirror``.
 
     Example:
         >>> import numpy as np
@@ -336,13 +339,18 @@ class TestTimeCopies(keras.layers.Layer):  # type: ignore[misc,name-defined]
 
     __test__ = False  # a layer, not a pytest test class, whatever its name says
 
-    def __init__(self, shift: int = 0, mirror: bool = False, **kwargs: Any) -> None:
+    def __init__(self, shift: int = 0, mirror: bool = False, diagonals: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.shift = _validate.positive_int(shift, "TestTimeCopies: shift", allow_zero=True)
         self.mirror = _validate.boolean(mirror, "TestTimeCopies: mirror")
+        self.diagonals = _validate.boolean(diagonals, "TestTimeCopies: diagonals")
         if not self.shift and not self.mirror:
             raise ValueError("TestTimeCopies needs a shift or mirror=True: it would add no copy")
-        self.copies = (5 if self.shift else 1) * (2 if self.mirror else 1)
+        if self.diagonals and not self.shift:
+            raise ValueError("TestTimeCopies: diagonals=True needs a shift")
+        shifted = 9 if self.diagonals else 5 if self.shift else 1
+        self.copies = shifted * (2 if self.mirror else 1)
 
     def compute_output_shape(self, input_shape: tuple[Any, ...]) -> tuple[Any, ...]:
         """The input's shape with :attr:`copies` times the batch (when it is known)."""
@@ -364,13 +372,16 @@ class TestTimeCopies(keras.layers.Layer):  # type: ignore[misc,name-defined]
         super().build(input_shape)
 
     def _shifted(self, images: Any) -> list[Any]:
-        """``images`` and, with a shift, the four shifted copies."""
+        """``images`` and, with a shift, the four (or eight) shifted copies."""
         if not self.shift:
             return [images]
         ops, s = keras.ops, self.shift
         height, width = images.shape[1], images.shape[2]
         padded = ops.pad(images, [[0, 0], [s, s], [s, s], [0, 0]])
+        # Windows into the padded images: the image itself, then up/down/left/right shifts.
         offsets = [(s, s), (0, s), (2 * s, s), (s, 0), (s, 2 * s)]
+        if self.diagonals:
+            offsets += [(0, 0), (0, 2 * s), (2 * s, 0), (2 * s, 2 * s)]
         return [padded[:, y:y + height, x:x + width, :] for y, x in offsets]
 
     def call(self, inputs: Any, training: bool = False) -> Any:
@@ -385,7 +396,8 @@ class TestTimeCopies(keras.layers.Layer):  # type: ignore[misc,name-defined]
 
     def get_config(self) -> dict[str, Any]:
         """The layer's config."""
-        return {**super().get_config(), "shift": self.shift, "mirror": self.mirror}
+        return {**super().get_config(), "shift": self.shift, "mirror": self.mirror,
+                "diagonals": self.diagonals}
 
 
 @keras.saving.register_keras_serializable(package="kerasdigits")

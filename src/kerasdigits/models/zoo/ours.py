@@ -220,6 +220,7 @@ def accurate_convnet(
     augment: float = 0.08,
     mirror: bool = False,
     test_time_shift: int = 0,
+    test_time_diagonals: bool = False,
 ) -> list[Any]:
     """A VGG-style batch-normalized convnet built for accuracy. 289,066 parameters.
 
@@ -238,10 +239,13 @@ def accurate_convnet(
             for four copies of it shifted by this many pixels up, down, left and right
             (:class:`~kerasdigits.models.layers.TestTimeCopies`); inference then costs 5
             times as much. ``0``: the image alone.
+        test_time_diagonals: With ``test_time_shift``, also average over the four diagonal
+            shifts: 9 copies, at 9 times the cost.
     """
     return _accurate_stack("accurate_convnet", num_classes=num_classes,
                            input_shape=input_shape, dropout=dropout, augment=augment,
-                           mirror=mirror, test_time_shift=test_time_shift)
+                           mirror=mirror, test_time_shift=test_time_shift,
+                           test_time_diagonals=test_time_diagonals)
 
 
 @register_model(
@@ -277,6 +281,7 @@ def accurate_fashion_convnet(
     dropout: float = 0.3,
     augment: float = 0.08,
     test_time_shift: int = 1,
+    test_time_diagonals: bool = False,
 ) -> list[Any]:
     """``accurate_convnet`` for pictures whose mirror image shows the same thing (clothes).
 
@@ -295,10 +300,12 @@ def accurate_fashion_convnet(
             ``0``: mirror images only.
         test_time_shift: Pixels the test-time copies are shifted by (see
             ``accurate_convnet``); ``0``: the image alone, at ``accurate_convnet``'s cost.
+        test_time_diagonals: Also average over the four diagonal shifts (9 copies).
     """
     return _accurate_stack("accurate_fashion_convnet", num_classes=num_classes,
                            input_shape=input_shape, dropout=dropout, augment=augment,
-                           mirror=True, test_time_shift=test_time_shift)
+                           mirror=True, test_time_shift=test_time_shift,
+                           test_time_diagonals=test_time_diagonals)
 
 
 def _accurate_stack(
@@ -310,6 +317,7 @@ def _accurate_stack(
     augment: float,
     mirror: bool,
     test_time_shift: int,
+    test_time_diagonals: bool,
 ) -> list[Any]:
     """``accurate_convnet``'s layers, with its training and test-time augmentation options."""
     check_min_size(name, input_shape, 8, "two 2x2 poolings and a 3x3 conv")
@@ -319,6 +327,9 @@ def _accurate_stack(
     mirror = _validate.boolean(mirror, "mirror", error=error)
     pixels = _validate.positive_int(test_time_shift, "test_time_shift", allow_zero=True,
                                     error=error)
+    diagonals = _validate.boolean(test_time_diagonals, "test_time_diagonals", error=error)
+    if diagonals and not pixels:
+        raise error("test_time_diagonals=True needs a test_time_shift")
     from kerasdigits.models import layers as zoo_layers
 
     layers = _lazy.keras().layers
@@ -329,7 +340,8 @@ def _accurate_stack(
         stack.append(zoo_layers.RandomShift(shift, name="augment"))
     copies = None
     if pixels:
-        copies = zoo_layers.TestTimeCopies(shift=pixels, name="test_time_copies")
+        copies = zoo_layers.TestTimeCopies(shift=pixels, diagonals=diagonals,
+                                           name="test_time_copies")
         stack.append(copies)
     stack += [
         *_conv_bn_relu(layers, 32, 1),
