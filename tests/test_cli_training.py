@@ -311,6 +311,14 @@ def test_no_verify_trains_on_your_own_idx_files(tmp_path: Path,
     assert (tmp_path / "r" / "model.keras").is_file()
 
 
+def _run_datasets_as(monkeypatch: pytest.MonkeyPatch, func: object) -> None:
+    """Make ``kerasdigits datasets`` run ``func(args, out)`` (to test how errors are shown)."""
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
+        action.choices["datasets"].set_defaults(func=func)  # type: ignore[index]
+
+
 def test_a_bug_deep_inside_a_dependency_shows_its_traceback(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Our own checks give one line; a ValueError from inside NumPy is a bug: traceback."""
@@ -320,10 +328,7 @@ def test_a_bug_deep_inside_a_dependency_shows_its_traceback(
         np.linalg.inv(np.zeros((2, 3)))  # LinAlgError, a ValueError raised inside NumPy
         return 0
 
-    parser = cli.build_parser()
-    monkeypatch.setattr(cli, "build_parser", lambda: parser)
-    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
-        action.choices["datasets"].set_defaults(func=broken)  # type: ignore[index]
+    _run_datasets_as(monkeypatch, broken)
     assert cli.main(["datasets"]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "unexpected error inside numpy" in err
@@ -345,10 +350,7 @@ def test_an_error_of_no_expected_type_gets_a_traceback_and_a_report_line(
         tf.reshape(tf.zeros(5), (2, -1))  # InvalidArgumentError, an OpError
         return 0
 
-    parser = cli.build_parser()
-    monkeypatch.setattr(cli, "build_parser", lambda: parser)
-    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
-        action.choices["datasets"].set_defaults(func=broken)  # type: ignore[index]
+    _run_datasets_as(monkeypatch, broken)
     assert cli.main(["datasets"]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "InvalidArgumentError" in err
@@ -415,10 +417,7 @@ def test_our_warnings_are_one_line_and_others_keep_their_format(
         warnings.warn("something from elsewhere", UserWarning, stacklevel=1)
         return 0
 
-    parser = cli.build_parser()
-    monkeypatch.setattr(cli, "build_parser", lambda: parser)
-    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
-        action.choices["datasets"].set_defaults(func=warns)  # type: ignore[index]
+    _run_datasets_as(monkeypatch, warns)
     with warnings.catch_warnings(record=True) as caught:  # where others' warnings go
         warnings.simplefilter("always")
         shown = warnings.showwarning
