@@ -211,18 +211,19 @@ def test_accurate_fashion_convnet_is_accurate_convnet_with_mirrors_and_shifted_c
     assert isinstance(augment, RandomAffine)
     assert (augment.shift, augment.flip, augment.rotation, augment.zoom) == (0.08, True, 0, 0)
     copies = fashion.get_layer("test_time_copies")
-    assert copies.shift == 1
+    assert (copies.shift, copies.mirror) == (1, True)
     moves = [*MOVES, *([(1, 1), (1, -1), (-1, 1), (-1, -1)] if copies.diagonals else [])]
-    assert copies.copies == len(moves)
+    assert copies.copies == 2 * len(moves)
     # The same weights layout as accurate_convnet: its weights load as they are.
     plain = build("accurate_convnet", augment=0, style=style, compile=False)  # type: ignore[arg-type]
     plain.set_weights(fashion.get_weights())
     x = np.random.default_rng(4).random((3, 28, 28, 1), dtype=np.float32)
-    # At inference: the softmax of the mean logits over the image and its one-pixel shifts.
+    # At inference: the softmax of the mean logits over the image, its one-pixel shifts and
+    # the mirror images of all of them.
     features = keras.Model(plain.inputs, plain.get_layer("output").input)
     kernel, bias = plain.get_layer("output").get_weights()
-    mean = np.mean([np.asarray(features(shifted(x, dy, dx))) @ kernel + bias
-                    for dy, dx in moves], axis=0)
+    mean = np.mean([np.asarray(features(shifted(base, dy, dx))) @ kernel + bias
+                    for base in (x, x[:, :, ::-1]) for dy, dx in moves], axis=0)
     expected = np.exp(mean) / np.exp(mean).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(np.asarray(fashion(x)), expected, atol=1e-5)
     # In training the copies are not made: one row per image, mirror images half of the time.
@@ -239,6 +240,11 @@ def test_accurate_convnet_test_time_shift_option() -> None:
     with pytest.raises(ModelConfigError,
                        match="accurate_convnet: test_time_diagonals=True needs a test_time_shift"):
         build("accurate_convnet", test_time_diagonals=True)
+    with pytest.raises(ModelConfigError,
+                       match="accurate_convnet: test_time_mirror=True needs mirror=True"):
+        build("accurate_convnet", test_time_mirror=True)
+    fewer = build("accurate_fashion_convnet", test_time_mirror=False, compile=False)
+    assert fewer.get_layer("test_time_copies").copies == 5
     assert model.count_params() == PARAMS["accurate_convnet"]
     with pytest.raises(ModelConfigError,
                        match="accurate_convnet: test_time_shift must be an int >= 0, got -1"):

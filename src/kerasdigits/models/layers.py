@@ -309,9 +309,9 @@ class TestTimeCopies(keras.layers.Layer):  # type: ignore[misc,name-defined]
     goes after the network's last ``Dense`` layer and averages each image's
     :attr:`copies` answers back into one. Inference costs :attr:`copies` times as much;
     in training (``training=True``, as ``fit`` passes) both layers pass the batch through.
-    Both export to TFLite as builtin ops (``PAD``, ``STRIDED_SLICE``, ``REVERSE_V2``,
-    ``CONCATENATION``, ``RESHAPE``, ``MEAN``): the exported model still takes one image and
-    answers for it.
+    Both export to TFLite as builtin ops that TensorFlow Lite 2.4 runs, quantized or not
+    (``PAD``, ``STRIDED_SLICE``, also for the mirror images, ``CONCATENATION``, ``RESHAPE``,
+    ``MEAN``): the exported model still takes one image and answers for it.
 
     Args:
         shift: Pixels to shift the copies by; ``0`` adds no shifted copies.
@@ -391,7 +391,9 @@ class TestTimeCopies(keras.layers.Layer):  # type: ignore[misc,name-defined]
         ops = keras.ops
         versions = self._shifted(inputs)
         if self.mirror:
-            versions += self._shifted(ops.flip(inputs, axis=2))
+            # A slice with step -1, not ops.flip: TFLite runs it as STRIDED_SLICE, which int8
+            # models get in TensorFlow Lite 2.4 (REVERSE_V2's int8 kernel came in 2.5).
+            versions += self._shifted(inputs[:, :, ::-1, :])
         return ops.concatenate(versions, axis=0)
 
     def get_config(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ name                          architecture                                      
 ``lenet5``                    LeNet-5 for 28x28                                            61,706
 ``fast_convnet``              ours, tagged ``fast``: small batch-normalized convnet        40,002
 ``accurate_convnet``          ours, tagged ``accurate``: VGG-style, BN, translations      289,066
-``accurate_fashion_convnet``  accurate_convnet, mirror images, shifted test copies       289,066
+``accurate_fashion_convnet``  accurate_convnet, mirror images, 10 test copies            289,066
 ``balanced_convnet``          ours, tagged ``balanced``: space-to-depth, 4 x conv-BN      141,962
 ``fast_mlp``                  ours: 2x2 average pooling, 2 x Dense 256-BN-relu, softmax   120,330
 ============================  =========================================================  ========

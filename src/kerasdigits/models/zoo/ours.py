@@ -18,9 +18,9 @@ peaking at 0.01 and ``steps_per_execution=16`` do the rest.
 ``accurate_convnet`` is a VGG-style network (two 3x3 convolutions per resolution) with
 random translations during training, sized so that its 12 epochs take about 8 minutes on
 two CPU cores. ``accurate_fashion_convnet`` is the same network for clothes: it also trains on
-mirror images, and answers with the mean of its logits over the image and four copies shifted
-by one pixel (:class:`~kerasdigits.models.layers.TestTimeCopies`), at five times the cost of
-a prediction.
+mirror images, and answers with the mean of its logits over 10 copies of the image: itself,
+its four 1-pixel shifts, and the mirror images of those five
+(:class:`~kerasdigits.models.layers.TestTimeCopies`), at ten times the cost of a prediction.
 """
 
 from __future__ import annotations
@@ -221,6 +221,7 @@ def accurate_convnet(
     mirror: bool = False,
     test_time_shift: int = 0,
     test_time_diagonals: bool = False,
+    test_time_mirror: bool = False,
 ) -> list[Any]:
     """A VGG-style batch-normalized convnet built for accuracy. 289,066 parameters.
 
@@ -241,11 +242,14 @@ def accurate_convnet(
             times as much. ``0``: the image alone.
         test_time_diagonals: With ``test_time_shift``, also average over the four diagonal
             shifts: 9 copies, at 9 times the cost.
+        test_time_mirror: Also average over the mirror image (of the image and of each
+            shifted copy): twice the copies. Needs ``mirror=True``.
     """
     return _accurate_stack("accurate_convnet", num_classes=num_classes,
                            input_shape=input_shape, dropout=dropout, augment=augment,
                            mirror=mirror, test_time_shift=test_time_shift,
-                           test_time_diagonals=test_time_diagonals)
+                           test_time_diagonals=test_time_diagonals,
+                           test_time_mirror=test_time_mirror)
 
 
 @register_model(
@@ -255,7 +259,7 @@ def accurate_convnet(
     tags=("convnet", "ours", "accurate", "fashion", "batchnorm", "dropout", "augmentation",
           "mirror"),
     description="ours, for clothes: accurate_convnet trained on mirror images too, answers "
-                "averaged over 1-pixel shifts",
+                "averaged over 1-pixel shifts and mirror images",
     compile_settings=_ACCURATE_COMPILE,
     recipe=Recipe(
         epochs=16,
@@ -282,14 +286,16 @@ def accurate_fashion_convnet(
     augment: float = 0.08,
     test_time_shift: int = 1,
     test_time_diagonals: bool = False,
+    test_time_mirror: bool = True,
 ) -> list[Any]:
     """``accurate_convnet`` for pictures whose mirror image shows the same thing (clothes).
 
-    ``accurate_convnet`` with ``mirror=True`` and ``test_time_shift=1``, and the same weights
-    layout: it trains on left-right mirror images as well (half of the time, with the random
-    translations, in one :class:`~kerasdigits.models.layers.RandomAffine` warp), and at
-    inference answers with the mean of its logits for the image and for four copies shifted
-    by one pixel, so a prediction costs 5 times ``accurate_convnet``'s. Never for digits: a
+    ``accurate_convnet`` with ``mirror=True``, ``test_time_shift=1`` and
+    ``test_time_mirror=True``, and the same weights layout: it trains on left-right mirror
+    images as well (half of the time, with the random translations, in one
+    :class:`~kerasdigits.models.layers.RandomAffine` warp), and at inference answers with the
+    mean of its logits for the image, four copies shifted by one pixel, and the mirror images
+    of those five, so a prediction costs 10 times ``accurate_convnet``'s. Never for digits: a
     mirrored 2 is not a 2.
 
     Args:
@@ -300,12 +306,16 @@ def accurate_fashion_convnet(
             ``0``: mirror images only.
         test_time_shift: Pixels the test-time copies are shifted by (see
             ``accurate_convnet``); ``0``: the image alone, at ``accurate_convnet``'s cost.
-        test_time_diagonals: Also average over the four diagonal shifts (9 copies).
+        test_time_diagonals: Also average over the four diagonal shifts (18 copies with
+            the mirror images).
+        test_time_mirror: Average over the mirror images too (the default); ``False``:
+            the image and its shifts only, half the copies.
     """
     return _accurate_stack("accurate_fashion_convnet", num_classes=num_classes,
                            input_shape=input_shape, dropout=dropout, augment=augment,
                            mirror=True, test_time_shift=test_time_shift,
-                           test_time_diagonals=test_time_diagonals)
+                           test_time_diagonals=test_time_diagonals,
+                           test_time_mirror=test_time_mirror)
 
 
 def _accurate_stack(
@@ -318,6 +328,7 @@ def _accurate_stack(
     mirror: bool,
     test_time_shift: int,
     test_time_diagonals: bool,
+    test_time_mirror: bool,
 ) -> list[Any]:
     """``accurate_convnet``'s layers, with its training and test-time augmentation options."""
     check_min_size(name, input_shape, 8, "two 2x2 poolings and a 3x3 conv")
@@ -330,6 +341,10 @@ def _accurate_stack(
     diagonals = _validate.boolean(test_time_diagonals, "test_time_diagonals", error=error)
     if diagonals and not pixels:
         raise error("test_time_diagonals=True needs a test_time_shift")
+    mirrored = _validate.boolean(test_time_mirror, "test_time_mirror", error=error)
+    if mirrored and not mirror:
+        raise error("test_time_mirror=True needs mirror=True (a network that never saw mirror "
+                    "images gains nothing from them; for digits they are other shapes)")
     from kerasdigits.models import layers as zoo_layers
 
     layers = _lazy.keras().layers
@@ -339,8 +354,8 @@ def _accurate_stack(
     elif shift:
         stack.append(zoo_layers.RandomShift(shift, name="augment"))
     copies = None
-    if pixels:
-        copies = zoo_layers.TestTimeCopies(shift=pixels, diagonals=diagonals,
+    if pixels or mirrored:
+        copies = zoo_layers.TestTimeCopies(shift=pixels, mirror=mirrored, diagonals=diagonals,
                                            name="test_time_copies")
         stack.append(copies)
     stack += [
