@@ -96,7 +96,8 @@ def evaluate_dir(directory: Path) -> dict[str, Any]:
     """Test accuracy of every saved model of ``directory`` under every copy pattern."""
     from kerasdigits import load_dataset, load_model, predict
 
-    runs = sorted(json.loads(p.read_text()) for p in directory.glob("*.json"))
+    runs = sorted((json.loads(p.read_text()) for p in directory.glob("*.json")),
+                  key=lambda run: run["seed"])
     if not runs:
         raise SystemExit(f"{directory}: no trained model (run `train` first)")
     results = []

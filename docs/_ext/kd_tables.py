@@ -246,14 +246,15 @@ def _training(data: dict[str, Any]) -> str:
                                              data["skipped"].items()) + ".\n")
     checks = data.get("checks") or []
     if checks:
-        with_load = any("load_1min" in c for c in checks)
+        extra = [(key, name) for key, name in (("load_1min", "load 1-min"),
+                                               ("host_gflops", "host GFLOP/s"))
+                 if any(key in c for c in checks)]  # older runs lack the host's speed
         when = ("checked against this run" if "seeds" in data else "as the benchmark "
                 "checked them when this run was made")
         out.append(f"\n**Figures to reach**, {when}:\n")
-        out.append(_table(["figure", "met", "measured", *(["load 1-min"] if with_load else [])],
+        out.append(_table(["figure", "met", "measured", *(name for _, name in extra)],
                           [[c["figure"], c["met"], c["measured"],
-                            *([c.get("load_1min", "-")] if with_load else [])]
-                           for c in checks]))
+                            *(c.get(key, "-") for key, _ in extra)] for c in checks]))
     return "\n".join(out)
 
 
