@@ -20,7 +20,8 @@ per seed and its mean and spread:
   the 4 diagonal shifts too;
 - ``mirror_shift10`` / ``mirror_shift18``: the same for the image and its mirror image.
 
-Each answer is the mean of the network's logits over the copies, as the layers compute it.
+The copies are made, and the network's logits averaged over them, by the shipped
+``TestTimeCopies`` and ``AverageCopies`` layers.
 The model files are large (3.5 MB each) and stay out of git (``bench/results/tta_models`` is
 ignored).
 """
@@ -41,26 +42,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import QUIET, RESULTS, machine, need_data_dir, spread, table, today, write_results
 
-#: Copy patterns: name -> (mirror images too, one-pixel moves (rows down, columns right)).
-CROSS = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]
-SQUARE = [*CROSS, (1, 1), (1, -1), (-1, 1), (-1, -1)]
-PATTERNS: dict[str, tuple[bool, list[tuple[int, int]]]] = {
-    "plain": (False, [(0, 0)]),
-    "mirror": (True, [(0, 0)]),
-    "shift5": (False, CROSS),
-    "shift9": (False, SQUARE),
-    "mirror_shift10": (True, CROSS),
-    "mirror_shift18": (True, SQUARE),
+#: Copy patterns: name -> ``TestTimeCopies`` options (``None``: the image alone).
+PATTERNS: dict[str, dict[str, Any] | None] = {
+    "plain": None,
+    "mirror": {"mirror": True},
+    "shift5": {"shift": 1},
+    "shift9": {"shift": 1, "diagonals": True},
+    "mirror_shift10": {"shift": 1, "mirror": True},
+    "mirror_shift18": {"shift": 1, "mirror": True, "diagonals": True},
 }
-
-
-def shifted(x: np.ndarray, dy: int, dx: int) -> np.ndarray:
-    """``x`` moved ``dy`` rows down and ``dx`` columns right, zeros in (as the layer does)."""
-    out = np.zeros_like(x)
-    h, w = x.shape[1:3]
-    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
-        x[:, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
-    return out
 
 
 def train_one(model: str, dataset: str, seed: int, threads: int, path: Path) -> dict[str, Any]:
@@ -95,6 +85,7 @@ def network(model: Any) -> Any:
 def evaluate_dir(directory: Path) -> dict[str, Any]:
     """Test accuracy of every saved model of ``directory`` under every copy pattern."""
     from kerasdigits import load_dataset, load_model, predict
+    from kerasdigits.models.layers import AverageCopies, TestTimeCopies
 
     runs = sorted((json.loads(p.read_text()) for p in directory.glob("*.json")),
                   key=lambda run: run["seed"])
@@ -107,18 +98,13 @@ def evaluate_dir(directory: Path) -> dict[str, Any]:
         x = data.test.images.astype(np.float32)[..., None] / 255.0  # preprocessing="unit"
         y = data.test.labels
         net = network(model)
-        logits: dict[tuple[bool, int, int], np.ndarray] = {}
-        for mirror, moves in PATTERNS.values():
-            for flip in (False, True) if mirror else (False,):
-                base = x[:, :, ::-1] if flip else x
-                for dy, dx in moves:
-                    if (flip, dy, dx) not in logits:
-                        logits[flip, dy, dx] = np.asarray(
-                            net.predict(shifted(base, dy, dx), batch_size=500, verbose=0))
         accuracy = {}
-        for name, (mirror, moves) in PATTERNS.items():
-            mean = sum(logits[flip, dy, dx] for flip in ((False, True) if mirror else (False,))
-                       for dy, dx in moves)
+        for name, options in PATTERNS.items():
+            # The shipped layers make the copies and average the logits, as in the model.
+            copies = TestTimeCopies(**options) if options else None
+            inputs = np.asarray(copies(x)) if copies else x
+            logits = np.asarray(net.predict(inputs, batch_size=500, verbose=0))
+            mean = np.asarray(AverageCopies(copies.copies)(logits)) if copies else logits
             accuracy[name] = float(np.mean(np.argmax(mean, axis=1) == y))
         own = float(np.mean(predict(model, data.test.images)[0] == y))  # the saved model's
         results.append({**run, "own": own, "accuracy": accuracy})
