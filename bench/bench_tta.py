@@ -20,6 +20,8 @@ per seed and its mean and spread:
   the 4 diagonal shifts too;
 - ``mirror_shift10`` / ``mirror_shift18``: the same for the image and its mirror image.
 
+The mirror patterns are left out when the classes are digits (a mirrored 2 is not a 2).
+
 The copies are made, and the network's logits averaged over them, by the shipped
 ``TestTimeCopies`` and ``AverageCopies`` layers.
 The model files are large (3.5 MB each) and stay out of git (``bench/results/tta_models`` is
@@ -53,6 +55,13 @@ PATTERNS: dict[str, dict[str, Any] | None] = {
 }
 
 
+def patterns_for(class_names: Any) -> dict[str, dict[str, Any] | None]:
+    """The copy patterns worth scoring: no mirror images for digits (a mirrored 2 is not a 2)."""
+    if all(str(name).isdigit() for name in class_names):
+        return {k: v for k, v in PATTERNS.items() if not (v or {}).get("mirror")}
+    return PATTERNS
+
+
 def train_one(model: str, dataset: str, seed: int, threads: int, path: Path) -> dict[str, Any]:
     """Train ``model`` with its recipe and seed in this process; save it to ``path``."""
     import tensorflow as tf
@@ -72,11 +81,18 @@ def train_one(model: str, dataset: str, seed: int, threads: int, path: Path) -> 
 
 
 def network(model: Any) -> Any:
-    """The layers between ``TestTimeCopies`` and the logits: the network on one image."""
+    """The layers between the preprocessing (and copies) and the logits: the network on one image.
+
+    A model without a ``logits`` layer (its last layer is a softmax ``Dense``) gives its
+    probabilities, which are then averaged instead of the logits.
+    """
     import keras
 
     names = [layer.name for layer in model.layers]
-    first = names.index("test_time_copies") + 1 if "test_time_copies" in names else 0
+    kinds = [type(layer).__name__ for layer in model.layers]
+    first = 0  # past the model's own preprocessing, augmentation and copies
+    while kinds[first] in ("Normalize", "AddChannel", "RandomAffine", "TestTimeCopies"):
+        first += 1
     last = names.index("logits") if "logits" in names else len(names) - 1
     shape = model.layers[first].input.shape[1:]  # (28, 28, 1): after the model's own reshape
     return keras.Sequential([keras.Input(shape), *model.layers[first:last + 1]])
@@ -99,7 +115,7 @@ def evaluate_dir(directory: Path) -> dict[str, Any]:
         y = data.test.labels
         net = network(model)
         accuracy = {}
-        for name, options in PATTERNS.items():
+        for name, options in patterns_for(data.class_names).items():
             # The shipped layers make the copies and average the logits, as in the model.
             copies = TestTimeCopies(**options) if options else None
             inputs = np.asarray(copies(x)) if copies else x
@@ -110,7 +126,8 @@ def evaluate_dir(directory: Path) -> dict[str, Any]:
         results.append({**run, "own": own, "accuracy": accuracy})
         print(f"  seed {run['seed']}: " + ", ".join(f"{k} {v:.2%}" for k, v in accuracy.items()),
               file=sys.stderr, flush=True)
-    summary = {name: spread(r["accuracy"][name] for r in results) for name in PATTERNS}
+    summary = {name: spread(r["accuracy"][name] for r in results)
+               for name in results[0]["accuracy"]}
     return {"date": today(), "machine": machine(), "model": runs[0]["model"],
             "dataset": runs[0]["dataset"], "runs": results, "summary": summary}
 
@@ -119,7 +136,7 @@ def render(payload: dict[str, Any]) -> str:
     seeds = [r["seed"] for r in payload["runs"]]
     header = ["copies", *[f"seed {s}" for s in seeds], "mean ± std (pts)", "worst"]
     rows = []
-    for name in PATTERNS:
+    for name in payload["summary"]:
         s = payload["summary"][name]
         std = f" ± {100 * s['std']:.2f}" if s["std"] is not None else ""
         rows.append([name, *[f"{r['accuracy'][name]:.2%}" for r in payload["runs"]],
