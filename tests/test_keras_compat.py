@@ -197,6 +197,44 @@ def test_symbolic_build_builds_from_a_data_batch_of_specs() -> None:
     assert model.built and all(layer.built for layer in model.layers)
 
 
+def _counting_train_step(model: Any) -> list[int]:
+    """Count the traces of ``model``'s training step (Python runs it once per trace)."""
+    traces: list[int] = []
+    train_step = model.train_step
+
+    def counted(data: Any) -> Any:
+        traces.append(1)
+        return train_step(data)
+
+    model.train_step = counted
+    return traces
+
+
+@pytest.mark.parametrize("built_first", [False, True])
+def test_fit_without_a_strategy_traces_the_step_once_when_built_first(built_first: bool) -> None:
+    model = _model(steps_per_execution=2)
+    traces = _counting_train_step(model)
+    if built_first:
+        compat.build_before_fit(model, _pipeline().element_spec)
+        assert model.optimizer.built
+    model.fit(_pipeline(n=16), epochs=2, shuffle=False, verbose=0)
+    # Keras builds the optimizer inside the first trace, and a tf.function that creates
+    # variables there is traced again; built first, once.
+    assert len(traces) == (1 if built_first else 2)
+
+
+def test_building_first_trains_the_same_weights() -> None:
+    models = [_model(steps_per_execution=2) for _ in range(2)]
+    initial = models[0].get_weights()
+    models[1].set_weights(initial)
+    compat.build_before_fit(models[1], _pipeline().element_spec)
+    for model in models:
+        model.fit(_pipeline(n=16), epochs=2, shuffle=False, verbose=0)
+    assert not np.array_equal(models[0].get_weights()[0], initial[0])  # it did train
+    for a, b in zip(models[0].get_weights(), models[1].get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_fit_and_evaluate_call_train_step_and_test_step_looked_up_on_the_model() -> None:
     x, y = _data()
     model = _model()
@@ -253,6 +291,7 @@ def test_a_missing_internal_fails_loudly_naming_the_keras_version(
         lambda: compat.forgetting_the_restored_epoch(not_keras).__enter__(),
         lambda: compat.one_step_per_execution(not_keras).__enter__(),
         lambda: compat.building_from_element_spec(not_keras, None, None).__enter__(),
+        lambda: compat.build_before_fit(not_keras, None),
     ]
     for check in checks:
         with pytest.raises(compat.KerasInternalsError) as caught:

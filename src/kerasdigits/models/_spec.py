@@ -62,6 +62,9 @@ class CompileSettings:
         optimizer_options: Further optimizer arguments (``{"momentum": 0.9}``).
         loss: The loss. Sparse categorical cross-entropy, since the kerasdigits input
             pipeline yields integer labels.
+        label_smoothing: With the default loss, spread this much of each target evenly over
+            the classes (:class:`~kerasdigits.models.losses.SmoothedSparseCategoricalCrossentropy`);
+            ``0``, the default: none.
         metrics: The metrics.
         steps_per_execution: Batches run per call into the compiled training function
             (``model.compile(steps_per_execution=...)``). More than 1 cuts the per-batch
@@ -80,6 +83,7 @@ class CompileSettings:
     loss: str = "sparse_categorical_crossentropy"
     metrics: tuple[str, ...] = ("accuracy",)
     steps_per_execution: int = 1
+    label_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
         _set(self, "steps_per_execution",
@@ -89,6 +93,11 @@ class CompileSettings:
         _set(self, "learning_rate", _learning_rate(self.learning_rate))
         _set(self, "optimizer_options", _frozen_mapping(self.optimizer_options))
         _set(self, "metrics", tuple(self.metrics))
+        _set(self, "label_smoothing",
+             _validate.fraction(self.label_smoothing, "label_smoothing", low_open=False))
+        if self.label_smoothing and self.loss != "sparse_categorical_crossentropy":
+            raise ValueError(f"label_smoothing applies to the default loss "
+                             f"'sparse_categorical_crossentropy', not to {self.loss!r}")
 
     def make_optimizer(self, learning_rate: Any = None) -> Any:
         """Return a new Keras optimizer with these settings (imports Keras).
@@ -108,6 +117,20 @@ class CompileSettings:
         optimizer = keras.optimizers.get(self.optimizer)
         return optimizer.__class__(**config) if config else optimizer
 
+    def make_loss(self) -> Any:
+        """Return the loss for ``model.compile``: :attr:`loss`, or a smoothed one.
+
+        Returns:
+            The loss name, or with :attr:`label_smoothing` a new
+            :class:`~kerasdigits.models.losses.SmoothedSparseCategoricalCrossentropy`
+            (imports Keras).
+        """
+        if not self.label_smoothing:
+            return self.loss
+        from kerasdigits.models.losses import SmoothedSparseCategoricalCrossentropy
+
+        return SmoothedSparseCategoricalCrossentropy(label_smoothing=self.label_smoothing)
+
     def compile_kwargs(self, learning_rate: Any = None) -> dict[str, Any]:
         """Return the arguments for ``model.compile`` (a fresh optimizer each call).
 
@@ -119,7 +142,7 @@ class CompileSettings:
         """
         return {
             "optimizer": self.make_optimizer(learning_rate),
-            "loss": self.loss,
+            "loss": self.make_loss(),
             "metrics": list(self.metrics),
             "steps_per_execution": self.steps_per_execution,
         }

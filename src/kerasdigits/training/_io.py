@@ -357,9 +357,10 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[int, dict[str, list[f
 
 
 def register_serializables() -> None:
-    """Import the modules that register kerasdigits' layers and schedules with Keras."""
+    """Import the modules that register kerasdigits' layers, losses and schedules with Keras."""
     import kerasdigits.models._schedule
     import kerasdigits.models.layers
+    import kerasdigits.models.losses
     import kerasdigits.transforms.layers  # noqa: F401
 
 

@@ -135,7 +135,12 @@ class LocalRun:
         return data
 
     def fitting(self, model: Any, element_spec: Any) -> AbstractContextManager[None]:
-        """Return a context that does nothing."""
+        """Build the optimizer and the metrics first (one trace of the step); a plain context.
+
+        Raises:
+            KerasInternalsError: The installed Keras lacks the internal this needs.
+        """
+        _keras_compat.build_before_fit(model, element_spec)
         return contextlib.nullcontext()
 
 
