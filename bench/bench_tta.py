@@ -83,8 +83,9 @@ def train_one(model: str, dataset: str, seed: int, threads: int, path: Path) -> 
 def network(model: Any) -> Any:
     """The layers between the preprocessing (and copies) and the logits: the network on one image.
 
-    A model without a ``logits`` layer (its last layer is a softmax ``Dense``) gives its
-    probabilities, which are then averaged instead of the logits.
+    A model without a ``logits`` layer ends in a softmax ``Dense``: the network then ends in
+    a ``Dense`` with the same weights and no softmax, so that its logits are averaged as in a
+    model with copies.
     """
     import keras
 
@@ -95,7 +96,16 @@ def network(model: Any) -> Any:
         first += 1
     last = names.index("logits") if "logits" in names else len(names) - 1
     shape = model.layers[first].input.shape[1:]  # (28, 28, 1): after the model's own reshape
-    return keras.Sequential([keras.Input(shape), *model.layers[first:last + 1]])
+    head = model.layers[last]
+    layers = model.layers[first:last]
+    if getattr(head, "activation", None) is keras.activations.softmax:
+        # A softmax Dense head: the same weights without the softmax give the logits.
+        logits = keras.layers.Dense(head.units, name="logits_of_head")
+        layers.append(logits)
+        net = keras.Sequential([keras.Input(shape), *layers])
+        logits.set_weights(head.get_weights())
+        return net
+    return keras.Sequential([keras.Input(shape), *layers, head])
 
 
 def evaluate_dir(directory: Path) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from _traces import count_train_step_traces
 from kerasdigits import _keras_compat as compat
 from kerasdigits.training import make_strategy
 
@@ -197,23 +198,10 @@ def test_symbolic_build_builds_from_a_data_batch_of_specs() -> None:
     assert model.built and all(layer.built for layer in model.layers)
 
 
-def _counting_train_step(model: Any) -> list[int]:
-    """Count the traces of ``model``'s training step (Python runs it once per trace)."""
-    traces: list[int] = []
-    train_step = model.train_step
-
-    def counted(data: Any) -> Any:
-        traces.append(1)
-        return train_step(data)
-
-    model.train_step = counted
-    return traces
-
-
 @pytest.mark.parametrize("built_first", [False, True])
 def test_fit_without_a_strategy_traces_the_step_once_when_built_first(built_first: bool) -> None:
     model = _model(steps_per_execution=2)
-    traces = _counting_train_step(model)
+    traces = count_train_step_traces(model)
     if built_first:
         compat.build_before_fit(model, _pipeline().element_spec)
         assert model.optimizer.built

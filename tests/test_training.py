@@ -11,6 +11,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+from _traces import count_train_step_traces
 from kerasdigits import (
     DatasetError,
     build,
@@ -570,14 +571,7 @@ def test_train_traces_the_training_step_once(small: Dataset) -> None:
     # Keras would trace it twice (its optimizer built inside the first trace); the second
     # trace cost fast_convnet about a tenth of its training time.
     model = build("mlp256")
-    traces: list[int] = []
-    train_step = model.train_step
-
-    def counted(data: object) -> object:
-        traces.append(1)
-        return train_step(data)
-
-    model.train_step = counted
+    traces = count_train_step_traces(model)
     result = train(model, small, epochs=2, validation="test", callbacks=None, verbose=0)
     assert len(result.history["loss"]) == 2
     assert len(traces) == 1
