@@ -207,7 +207,7 @@ _ACCURATE_SCHEDULE: dict[str, Any] = {
             "+- 0.02 (99.69 / 99.67 / 99.70%), 467 s median training time (444-571 s); "
             "Fashion-MNIST 93.59% +- 0.14 (93.43 / 93.63 / 93.70%), 471 s (425-493 s). "
             "Fresh seeds 3-5 on MNIST (bench_tta.py, 2026-12-05): 99.65% +- 0.04; "
-            "test_time_shift=1 99.67%, with test_time_diagonals=True 99.69%."
+            "test_time_shift=1 99.67%, with test_time_diagonals=True 99.68%."
         ),
     ),
     reference_accuracy={"mnist": 0.9969, "fashion_mnist": 0.9359},
