@@ -92,7 +92,8 @@ def network(model: Any) -> Any:
     names = [layer.name for layer in model.layers]
     kinds = [type(layer).__name__ for layer in model.layers]
     first = 0  # past the model's own preprocessing, augmentation and copies
-    while kinds[first] in ("Normalize", "AddChannel", "RandomAffine", "TestTimeCopies"):
+    while kinds[first] in ("Normalize", "AddChannel", "RandomShift", "RandomAffine",
+                           "TestTimeCopies"):
         first += 1
     last = names.index("logits") if "logits" in names else len(names) - 1
     shape = model.layers[first].input.shape[1:]  # (28, 28, 1): after the model's own reshape

@@ -31,8 +31,9 @@ class SmoothedSparseCategoricalCrossentropy(keras.losses.Loss):  # type: ignore[
     ``keras.losses.CategoricalCrossentropy(label_smoothing=...)`` on the one-hot labels, so
     the kerasdigits pipeline keeps feeding integer labels. The target of class ``k`` of ``n``
     becomes ``1 - label_smoothing + label_smoothing / n`` and every other class
-    ``label_smoothing / n``: the model is taught not to be certain, which regularizes it
-    (``accurate_convnet`` trains with 0.1).
+    ``label_smoothing / n``: the model is taught not to be certain, which regularizes it. No
+    zoo model uses it by default (for ``accurate_convnet`` on MNIST, 0.1 did not pay on fresh
+    seeds: ``bench/README.md``, issue 17 round 5).
 
     Args:
         label_smoothing: How much of the target is spread evenly over the classes; in
