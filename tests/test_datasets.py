@@ -939,6 +939,20 @@ def test_to_tf_batches(small: Dataset) -> None:
     assert [x.shape[0] for x in xs] == [16, 16, 16]
 
 
+@pytest.mark.parametrize("prefetch", [True, False])
+def test_to_tf_turns_tf_data_autotuning_off(small: Dataset, prefetch: bool) -> None:
+    # Its thread made the end of an iteration wait about 2 s; a user can turn it back on.
+    tf = pytest.importorskip("tensorflow")
+    data = small.to_tf("train", batch_size=16, prefetch=prefetch)
+    assert data.options().autotune.enabled is False
+    assert small.test.to_tf(8).options().autotune.enabled is False
+    options = tf.data.Options()
+    options.autotune.enabled = True
+    assert data.with_options(options).options().autotune.enabled is True
+    xs, _ = _epoch(data)
+    assert sum(len(x) for x in xs) == len(small.train)
+
+
 def test_to_tf_element_spec(small: Dataset) -> None:
     tf = pytest.importorskip("tensorflow")
     spec = small.to_tf("test", batch_size=8).element_spec

@@ -577,6 +577,30 @@ def test_train_traces_the_training_step_once(small: Dataset) -> None:
     assert len(traces) == 1
 
 
+@pytest.mark.parametrize("strategy", [None, "mirrored"])
+def test_train_feeds_fit_pipelines_without_tf_data_autotuning(
+        small: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        strategy: str | None) -> None:
+    # With autotuning on, fit idled about 2 s at about half of its epoch ends (the iterator's
+    # destruction waiting for tf.data's autotuning thread): a quarter of a short training.
+    import keras
+
+    seen: list[object] = []
+    fit = keras.Model.fit
+
+    def spy(self: object, x: object = None, *args: object, validation_data: object = None,
+            **kwargs: object) -> object:
+        seen.extend(d.options().autotune.enabled  # type: ignore[attr-defined]
+                    for d in (x, validation_data))
+        return fit(self, x, *args, validation_data=validation_data, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", spy)
+    result = train("mlp256", small, epochs=1, validation="test", callbacks=[], verbose=0,
+                   strategy=strategy, checkpoint_dir=tmp_path)
+    assert len(result.history["loss"]) == 1
+    assert seen == [False, False]
+
+
 def test_train_errors(small: Dataset) -> None:
     with pytest.raises(KeyError, match="Did you mean one of 'mlp256'"):
         train("mlp265", small, epochs=1, verbose=0)

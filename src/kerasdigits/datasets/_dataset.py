@@ -119,6 +119,12 @@ class Split:
         gathered from a shuffled index stream, which is much faster than shuffling single
         examples, and the next batch is prefetched while the model trains.
 
+        tf.data's autotuning is off for this pipeline (``options().autotune.enabled`` is
+        ``False``; its parallel steps use every core). Its background thread made the end of
+        about half the iterations wait about 2 s, with nothing running: once per epoch of
+        ``fit``, a quarter of a short training's time (``bench/README.md``). Turn it back on
+        with ``with_options`` for a heavy pipeline of your own built on this one.
+
         Args:
             batch_size: Examples per batch.
             shuffle: Reshuffle every epoch.
@@ -161,7 +167,19 @@ class Split:
         result = batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         if prefetch:
             result = result.prefetch(tf.data.AUTOTUNE)
-        return result
+        return result.with_options(_no_autotune(tf))
+
+
+def _no_autotune(tf: Any) -> Any:
+    """``tf.data.Options`` that turn autotuning off (``AUTOTUNE`` steps keep a fixed setting).
+
+    With autotuning on, destroying an iterator waits for its autotuning thread to end, and a
+    stack dump of the wait found that thread in a timed wait: ``fit`` idled for 1.5-2.1 s at
+    about half of its epoch ends (TensorFlow 2.21; measured in ``bench/README.md``).
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return options
 
 
 def _resolve_count(validation_size: float, n: int) -> int:
