@@ -120,10 +120,11 @@ class Split:
         examples, and the next batch is prefetched while the model trains.
 
         tf.data's autotuning is off for this pipeline (``options().autotune.enabled`` is
-        ``False``; its parallel steps use every core). Its background thread made the end of
-        about half the iterations wait about 2 s, with nothing running: once per epoch of
-        ``fit``, a quarter of a short training's time (``bench/README.md``). Turn it back on
-        with ``with_options`` for a heavy pipeline of your own built on this one.
+        ``False``; its parallel steps use every core). With it, the same training took up to
+        1.7 times as long for the same CPU time on two cores: ``fit`` kept fewer cores busy, and
+        about half of its epoch ends waited about 2 s for the autotuning thread
+        (``bench/README.md``, issue 17 round 6). Turn it back on with ``with_options`` for a
+        heavy pipeline of your own built on this one.
 
         Args:
             batch_size: Examples per batch.
@@ -173,9 +174,11 @@ class Split:
 def _no_autotune(tf: Any) -> Any:
     """``tf.data.Options`` that turn autotuning off (``AUTOTUNE`` steps keep a fixed setting).
 
-    With autotuning on, destroying an iterator waits for its autotuning thread to end, and a
-    stack dump of the wait found that thread in a timed wait: ``fit`` idled for 1.5-2.1 s at
-    about half of its epoch ends (TensorFlow 2.21; measured in ``bench/README.md``).
+    With autotuning on (TensorFlow 2.21, two cores; measured in ``bench/README.md``):
+    ``balanced_convnet``'s and ``accurate_convnet``'s training kept 1.1-1.3 cores busy
+    instead of 1.8-2.0, taking 1.5-1.7 times the wall time for the same CPU time; and
+    destroying an iterator waits for its autotuning thread (found in a timed wait), so
+    ``fit`` idled 1.5-2.1 s at about half of its epoch ends.
     """
     options = tf.data.Options()
     options.autotune.enabled = False

@@ -278,8 +278,9 @@ def accurate_convnet(
             "2 CPU cores (bench_tta.py train --seeds 3,4,5, then evaluate, 2026-12-05): "
             "Fashion-MNIST 94.01% +- 0.12 (93.89 / 94.12 / 94.01%); the same weights over 5 "
             "copies (the image and its shifts) 93.98% +- 0.13. Seeds 0-2, which chose the 10 "
-            "copies: 94.09% +- 0.04. Training took 988 s on a quiet host running at half its "
-            "morning speed (bench_training.py, 2026-12-04, run 7 of bench/README.md)."
+            "copies: 94.09% +- 0.04. bench_training.py --case kd-accurate_fashion_convnet "
+            "--seeds 3 (2026-12-05, a host at half its best speed): 94.17% +- 0.11 "
+            "(94.29 / 94.07 / 94.14%), 896 / 894 / 890 s of training."
         ),
     ),
     reference_accuracy={"fashion_mnist": 0.9401},
