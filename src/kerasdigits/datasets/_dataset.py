@@ -168,21 +168,9 @@ class Split:
         result = batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         if prefetch:
             result = result.prefetch(tf.data.AUTOTUNE)
-        return result.with_options(_no_autotune(tf))
-
-
-def _no_autotune(tf: Any) -> Any:
-    """``tf.data.Options`` that turn autotuning off (``AUTOTUNE`` steps keep a fixed setting).
-
-    With autotuning on (TensorFlow 2.21, two cores; measured in ``bench/README.md``):
-    ``balanced_convnet``'s and ``accurate_convnet``'s training kept 1.1-1.3 cores busy
-    instead of 1.8-2.0, taking 1.5-1.7 times the wall time for the same CPU time; and
-    destroying an iterator waits for its autotuning thread (found in a timed wait), so
-    ``fit`` idled 1.5-2.1 s at about half of its epoch ends.
-    """
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    return options
+        options = tf.data.Options()  # autotuning off: see the docstring
+        options.autotune.enabled = False
+        return result.with_options(options)
 
 
 def _resolve_count(validation_size: float, n: int) -> int:
