@@ -74,15 +74,11 @@ def _check_space_to_depth(name: str, input_shape: tuple[int, ...]) -> None:
         notes=(
             "One epoch, batch 128, Adam with a cosine schedule peaking at 0.01 after a "
             "0.1-epoch warm-up, steps_per_execution=16, preprocessing='unit'. Measured on 2 "
-            "CPU cores (bench_training.py --all --seeds 5, 2026-12-04, case "
-            "kd-fast_convnet, seeds 0-4): 99.02% +- 0.07 MNIST test accuracy (worst 98.94%, "
-            "best 99.09%), 3.5 s median training time (2.6-5.0 s), 17x faster than the "
-            "tutorial convnet in plain Keras in the same run. Without tf.data's autotuning "
-            "(its idle time at epoch ends; 2026-12-05, a host at half speed, bench_training.py "
-            "--case keras-convnet,kd-fast_convnet,kd-fast_mlp --seeds 5): 4.7 s median, 19.0x "
-            "the plain-Keras convnet in the same run; in the --all --seeds 5 run after it "
-            "(the same host speed, the same accuracy seed for seed): 4.0 s median "
-            "(3.7-4.2 s), 22.2x. A second epoch gives about 99.15% for about 5.4 s."
+            "CPU cores (bench_training.py --all --seeds 5, 2026-12-05, case kd-fast_convnet, "
+            "seeds 0-4, a host at half its best speed): 99.02% +- 0.07 MNIST test accuracy "
+            "(worst 98.94%, best 99.09%), 4.0 s median training time (3.7-4.2 s), 22x faster "
+            "than the tutorial convnet in plain Keras in the same run. A second epoch gives "
+            "about 99.15% for about 5.4 s (2026-12-04, the host at full speed)."
         ),
     ),
     reference_accuracy={"mnist": 0.9902},
